@@ -1,0 +1,109 @@
+/* The parsed form of the statements tether accepts (catalog/parser.c builds
+ * it, catalog/exec.c runs it). One struct cat_stmt per statement; a query
+ * string parses to an array of them, all or nothing (like PostgreSQL, a
+ * syntax error anywhere runs nothing). Secret values are wiped when the
+ * statement is freed, and earlier by cat_stmt_wipe_value() once the vault
+ * has them. */
+#ifndef TETHER_CAT_AST_H
+#define TETHER_CAT_AST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+
+#define CAT_IDENT_MAX 255      /* bytes after folding (SQL.md 1) */
+#define CAT_MAX_STATEMENT (1024 * 1024)
+
+/* A possibly qualified name: parts[0..nparts-1], already folded (unquoted
+ * identifiers lower-cased, quoted ones kept). */
+struct cat_name {
+	int nparts;                        /* 1..3 */
+	char parts[3][CAT_IDENT_MAX + 1];
+};
+
+enum cat_object_kind { CAT_OBJ_SECRET, CAT_OBJ_CONNECTION };
+
+enum cat_stmt_kind {
+	CAT_STMT_EMPTY,             /* ";" or only comments */
+	CAT_STMT_CREATE_SECRET,
+	CAT_STMT_ALTER_SECRET_VALUE,
+	CAT_STMT_ALTER_SECRET_RENAME,
+	CAT_STMT_DROP_OBJECTS,
+	CAT_STMT_SHOW_OBJECTS,      /* SHOW SECRETS / SHOW CONNECTIONS */
+	CAT_STMT_SELECT,            /* catalog-only SELECT, run by SQLite */
+	CAT_STMT_SET_VAR,           /* SET [SESSION|LOCAL] x = v | TO v; RESET x */
+	CAT_STMT_SHOW_VAR,          /* SHOW x, SHOW ALL */
+	CAT_STMT_BEGIN,             /* BEGIN / START TRANSACTION */
+	CAT_STMT_COMMIT,            /* COMMIT / END */
+	CAT_STMT_ROLLBACK,          /* ROLLBACK / ABORT */
+	CAT_STMT_DISCARD,           /* DISCARD ALL (drivers' pools send it) */
+};
+
+struct cat_secret_value {
+	uint8_t *bytes;             /* malloc'd; wiped and freed with the stmt */
+	size_t len;
+};
+
+struct cat_stmt {
+	enum cat_stmt_kind kind;
+	/* Byte span of this statement in the query string, for messages and
+	 * for the redacted audit text. */
+	size_t start, end;
+
+	int if_exists;              /* ALTER/DROP ... IF EXISTS */
+	int if_not_exists;          /* CREATE ... IF NOT EXISTS */
+
+	/* CREATE SECRET / ALTER SECRET */
+	struct cat_name name;
+	struct cat_secret_value value;
+	char new_name[CAT_IDENT_MAX + 1];   /* RENAME TO */
+
+	/* DROP SECRET|CONNECTION a, b [CASCADE|RESTRICT] */
+	enum cat_object_kind object_kind;   /* also SHOW SECRETS|CONNECTIONS */
+	struct cat_name *names;
+	size_t nnames;
+	int cascade;
+
+	/* SHOW SECRETS|CONNECTIONS [FROM schema] [LIKE 'p' | WHERE expr] */
+	int has_from;
+	struct cat_name from_schema;        /* 1 or 2 parts */
+	char *like_pattern;                 /* NULL if none */
+	char *where_sql;                    /* SQLite expression text, or NULL */
+
+	/* SELECT: the statement rewritten for SQLite (catalog-schema qualifiers
+	 * such as mz_catalog. removed, $n kept as SQLite named parameters). */
+	char *select_sql;
+	int nparams;                        /* highest $n referenced */
+
+	/* SET / RESET / SHOW variable */
+	char var_name[CAT_IDENT_MAX + 1];   /* lower-cased; "all" for SHOW ALL */
+	char *var_value;                    /* NULL for RESET / DEFAULT */
+	int var_is_local;                   /* SET LOCAL */
+};
+
+/* Parses `sql` (len bytes, not necessarily NUL-terminated) into *out (an
+ * array of *count statements). Returns 0, or -1 with `e` set (SQLSTATE,
+ * message, 1-based position). On error nothing is returned to free. */
+int cat_parse(const char *sql, size_t len, struct cat_stmt **out, size_t *count,
+	      struct err *e);
+
+/* Wipes and frees every statement of an array from cat_parse. */
+void cat_stmts_free(struct cat_stmt *stmts, size_t count);
+
+/* Wipes the secret value of one statement as soon as the vault holds it. */
+void cat_stmt_wipe_value(struct cat_stmt *stmt);
+
+/* The command tag for CommandComplete ("CREATE SECRET", "SELECT 3" is built
+ * by the executor; this gives the fixed part). */
+const char *cat_stmt_tag(const struct cat_stmt *stmt);
+
+/* "CREATE SECRET" etc. for messages such as "... cannot be run inside a
+ * transaction block". */
+const char *cat_stmt_name(const struct cat_stmt *stmt);
+
+/* Statement text with every string literal replaced by '<REDACTED>'
+ * (malloc'd, caller frees), for audit and logs. */
+char *cat_redact(const char *sql, size_t len);
+
+#endif
