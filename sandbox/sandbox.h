@@ -1,0 +1,40 @@
+/* Confinement of tether's child processes. Every child calls sbx_enter()
+ * once, early in main(), after opening the files it needs at start-up.
+ * It fails closed: if any step cannot be applied the process exits. */
+#ifndef TETHER_SANDBOX_H
+#define TETHER_SANDBOX_H
+
+#include <stddef.h>
+
+enum sbx_role {
+	SBX_ROLE_VAULT,
+	SBX_ROLE_CATALOG,
+	SBX_ROLE_VALIDATOR,
+	SBX_ROLE_COUNT
+};
+
+/* Descriptors every child inherits from tetherd (set up before exec). */
+enum sbx_fd {
+	SBX_FD_SUPERVISOR = 3,  /* channel to tetherd (SEQPACKET) */
+	SBX_FD_PEER = 4,        /* catalog<->vault channel (SEQPACKET) */
+	SBX_FD_LISTENER = 5,    /* catalog only: the pgwire listening socket */
+};
+
+/* Exit status of a child that could not confine itself; tetherd logs it. */
+#define SBX_EXIT_FAILED 70
+
+const char *sbx_role_name(enum sbx_role role);
+
+/* PR_SET_NO_NEW_PRIVS, PR_SET_DUMPABLE 0, RLIMIT_CORE 0, closes every
+ * descriptor except 0-2 and keep_fds, then loads the role's seccomp
+ * allowlist (default action: kill the process). Exits with SBX_EXIT_FAILED
+ * on any failure. */
+void sbx_enter(enum sbx_role role, const int *keep_fds, size_t nkeep);
+
+/* The steps of sbx_enter() without the final seccomp load, for unit tests
+ * and for sbx_enter itself; return 0 or -1 (errno set). */
+int sbx_harden_process(void);
+int sbx_close_fds_except(const int *keep_fds, size_t nkeep);
+int sbx_load_seccomp(enum sbx_role role);
+
+#endif
