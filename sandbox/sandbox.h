@@ -37,4 +37,8 @@ int sbx_harden_process(void);
 int sbx_close_fds_except(const int *keep_fds, size_t nkeep);
 int sbx_load_seccomp(enum sbx_role role);
 
+/* 1 if the role's policy allows `syscall` (by name) under some arguments:
+ * lets tests check what a policy must never contain. */
+int sbx_policy_lists(enum sbx_role role, const char *syscall);
+
 #endif
