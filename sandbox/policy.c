@@ -52,6 +52,9 @@ static const struct sbx_rule rules_base[] = {
 	DENY1("ioctl", ENOTTY, A_EQ(1, TCGETS)),
 	/* glibc tries clone3 first and falls back to clone (filterable). */
 	DENY("clone3", ENOSYS),
+	/* abort() and raise(): signals to this process only (arg 0 = our
+	 * tgid), so that a broken invariant dies of SIGABRT, not SIGSYS. */
+	{ "tgkill", 0, SBX_RULE_SELF_PID_A0, 0, { { 0 } } },
 };
 
 /* W^X for roles that load no code after start. */
@@ -72,6 +75,9 @@ static const struct sbx_rule rules_files_rw[] = {
 	ALLOW("renameat2"), ALLOW("unlink"), ALLOW("unlinkat"), ALLOW("flock"),
 	ALLOW("fchmod"), ALLOW("access"), ALLOW("faccessat"), ALLOW("faccessat2"),
 	ALLOW("readlink"), ALLOW("readlinkat"), ALLOW("getcwd"),
+	/* SQLite running as root chowns its journal/WAL to the database
+	 * file's owner and ignores failure: refuse, never kill. */
+	DENY("fchown", EPERM),
 };
 
 /* Serving clients on the inherited listening socket (catalog). */
@@ -104,8 +110,6 @@ static const struct sbx_rule rules_threads[] = {
 	ALLOW1("clone", A_MASK(0, CLONE_THREAD, CLONE_THREAD)),
 	ALLOW("set_robust_list"), ALLOW("rseq"), ALLOW("sched_getaffinity"),
 	ALLOW("membarrier"),
-	/* Signals only to this process's own threads (arg 0 = our tgid). */
-	{ "tgkill", 0, SBX_RULE_SELF_PID_A0, 0, { { 0 } } },
 };
 
 /* Read-only file access: opening for writing answers EACCES rather than
@@ -139,7 +143,6 @@ static const struct sbx_rule rules_sanitize[] = {
 	ALLOW("sigaltstack"), ALLOW("sched_getaffinity"), ALLOW("mincore"),
 	ALLOW("readlink"), ALLOW("readlinkat"), ALLOW("pipe"), ALLOW("pipe2"),
 	ALLOW("prctl"), ALLOW("prlimit64"), ALLOW("setrlimit"),
-	{ "tgkill", 0, SBX_RULE_SELF_PID_A0, 0, { { 0 } } },
 };
 #define SANITIZE_SET SET(rules_sanitize),
 #else

@@ -25,7 +25,10 @@ struct cat_name {
 enum cat_object_kind { CAT_OBJ_SECRET, CAT_OBJ_CONNECTION };
 
 enum cat_stmt_kind {
-	CAT_STMT_EMPTY,             /* ";" or only comments */
+	CAT_STMT_EMPTY,             /* ";" or only comments: cat_parse returns
+				     * one (span = whole input) only when the
+				     * query holds nothing else; empty
+				     * statements between others are dropped */
 	CAT_STMT_CREATE_SECRET,
 	CAT_STMT_ALTER_SECRET_VALUE,
 	CAT_STMT_ALTER_SECRET_RENAME,
@@ -75,16 +78,38 @@ struct cat_stmt {
 	 * such as mz_catalog. removed, $n kept as SQLite named parameters). */
 	char *select_sql;
 	int nparams;                        /* highest $n referenced */
+	/* What the SQLite side must provide for select_sql / where_sql:
+	 * - identifiers arrive double-quoted: turn off SQLite's "double-quoted
+	 *   string literal" fallback (sqlite3_db_config SQLITE_DBCONFIG_DQS_DML
+	 *   0) so an unknown column is an error, not a string;
+	 * - functions SQLite lacks, registered by the executor: version(),
+	 *   current_user(), session_user(), current_database(),
+	 *   current_schema() (current_user etc. without parentheses are
+	 *   rewritten to calls);
+	 * - LIKE with a literal pattern becomes a case-sensitive GLOB; with a
+	 *   non-literal pattern it stays LIKE ... ESCAPE '\' (ASCII
+	 *   case-insensitive unless PRAGMA case_sensitive_like=ON);
+	 * - unqualified views named like the catalog relations.
+	 * The statement never names sqlite_* tables or pragma functions and
+	 * calls only allow-listed functions (select.c), but the executor's
+	 * authorizer stays the real boundary. */
 
 	/* SET / RESET / SHOW variable */
 	char var_name[CAT_IDENT_MAX + 1];   /* lower-cased; "all" for SHOW ALL */
 	char *var_value;                    /* NULL for RESET / DEFAULT */
 	int var_is_local;                   /* SET LOCAL */
+	int var_is_reset;                   /* RESET x / RESET ALL: tag "RESET" */
+
+	/* BEGIN / START TRANSACTION */
+	int start_transaction;              /* tag "START TRANSACTION" */
 };
 
 /* Parses `sql` (len bytes, not necessarily NUL-terminated) into *out (an
  * array of *count statements). Returns 0, or -1 with `e` set (SQLSTATE,
- * message, 1-based position). On error nothing is returned to free. */
+ * message, 1-based position). On error nothing is returned to free.
+ * All or nothing: every statement is parsed first, then secret values are
+ * evaluated in order; any error fails the whole string. Query strings
+ * longer than CAT_MAX_STATEMENT fail with 54000 before lexing. */
 int cat_parse(const char *sql, size_t len, struct cat_stmt **out, size_t *count,
 	      struct err *e);
 
@@ -103,7 +128,10 @@ const char *cat_stmt_tag(const struct cat_stmt *stmt);
 const char *cat_stmt_name(const struct cat_stmt *stmt);
 
 /* Statement text with every string literal replaced by '<REDACTED>'
- * (malloc'd, caller frees), for audit and logs. */
+ * (malloc'd, caller frees; NULL only if out of memory), for audit and
+ * logs. Comments are dropped and whitespace between tokens collapsed.
+ * Text that does not lex yields "<unparsable statement>", text longer than
+ * CAT_MAX_STATEMENT "<statement too long>". */
 char *cat_redact(const char *sql, size_t len);
 
 #endif

@@ -1,0 +1,583 @@
+/* Sockets and scheduling for the catalog: accepts pgwire clients (peer
+ * credentials via SO_PEERCRED), buffers their input and output so that no
+ * client can block another, runs the startup phase (protocol 55.2.1), feeds
+ * whole messages to the executor and routes vault answers to the parked
+ * sessions that wait for them. */
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "log.h"
+
+/* Back-pressure: stop reading a client whose answers pile up. */
+#define OUT_HIGH (1024 * 1024)
+#define READ_CHUNK (64 * 1024)
+
+enum client_state { CL_STARTUP, CL_READY, CL_CLOSING };
+
+struct client {
+	int fd;                 /* -1: gone, kept only until its vault op ends */
+	enum client_state state;
+	struct pgw_buf in, out;
+	struct cat_session sess;
+	int has_session;
+	int parked;
+	uid_t uid;
+	uint32_t pid, key;
+	time_t started;
+};
+
+struct server {
+	struct cat_ctx *ctx;
+	const char *passwd_path;
+	int signal_fd;
+	struct ipc_chan sup;
+	int listen_fd;
+	int stopping;
+	uint32_t next_pid;
+	struct client *clients[CAT_MAX_CLIENTS];
+};
+
+static void set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+static void client_free(struct server *srv, size_t slot)
+{
+	struct client *c = srv->clients[slot];
+
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->has_session)
+		cat_session_free(&c->sess);
+	pgw_buf_free(&c->in);
+	pgw_buf_free(&c->out);
+	free(c);
+	srv->clients[slot] = NULL;
+}
+
+/* A parked client keeps its session (the vault will answer) but loses its
+ * socket. */
+static void client_drop(struct server *srv, size_t slot)
+{
+	struct client *c = srv->clients[slot];
+
+	if (!c->parked) {
+		client_free(srv, slot);
+		return;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->state = CL_CLOSING;
+	pgw_buf_consume(&c->in, c->in.len);
+}
+
+static void fatal(struct client *c, const char *sqlstate, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fatal(struct client *c, const char *sqlstate, const char *fmt, ...)
+{
+	struct err e;
+	va_list ap;
+
+	err_clear(&e);
+	snprintf(e.sqlstate, sizeof(e.sqlstate), "%s", sqlstate);
+	va_start(ap, fmt);
+	vsnprintf(e.message, sizeof(e.message), fmt, ap);
+	va_end(ap);
+	pgw_error(&c->out, "FATAL", &e);
+	c->state = CL_CLOSING;
+}
+
+static void apply_run(struct client *c, enum cat_run r)
+{
+	c->parked = r == CAT_RUN_PARKED;
+	if (r == CAT_RUN_CLOSE)
+		c->state = CL_CLOSING;
+}
+
+/* CancelRequest (55.2.7): nothing here runs long enough to interrupt, and a
+ * statement waiting on the vault cannot be undone; just log it. */
+static void handle_cancel(struct server *srv, const struct pgw_startup *st)
+{
+	for (size_t i = 0; i < CAT_MAX_CLIENTS; i++) {
+		struct client *c = srv->clients[i];
+		if (c && c->state == CL_READY && c->pid == st->cancel_pid &&
+		    c->key == st->cancel_key) {
+			log_info("cancel_request", "pid=%u parked=%d", c->pid, c->parked);
+			return;
+		}
+	}
+}
+
+static void handle_startup(struct server *srv, struct client *c,
+			   const uint8_t *body, size_t len)
+{
+	struct pgw_startup st;
+	struct cat_role role;
+	struct err e;
+
+	err_clear(&e);
+	if (pgw_parse_startup(body, len, &st, &e) < 0) {
+		pgw_error(&c->out, "FATAL", &e);
+		c->state = CL_CLOSING;
+		return;
+	}
+	switch (st.code) {
+	case PGW_SSL_REQUEST:
+	case PGW_GSSENC_REQUEST:
+		/* No TLS on the Unix socket: 'N', then the real startup. */
+		pgw_buf_append(&c->out, "N", 1);
+		return;
+	case PGW_CANCEL_REQUEST:
+		handle_cancel(srv, &st);
+		c->state = CL_CLOSING;
+		return;
+	default:
+		break;
+	}
+	if (cat_auth_login(srv->ctx->store, srv->passwd_path, c->uid, geteuid(),
+			   st.user, st.database, &role, &e) < 0) {
+		log_info("login_refused", "uid=%u sqlstate=%s", (unsigned)c->uid, e.sqlstate);
+		pgw_error(&c->out, "FATAL", &e);
+		c->state = CL_CLOSING;
+		return;
+	}
+	if (cat_session_init(&c->sess, &role, st.database, st.application_name,
+			     c->pid) < 0) {
+		fatal(c, "53200", "out of memory");
+		return;
+	}
+	c->has_session = 1;
+	if (pgw_auth_ok(&c->out) < 0 || cat_session_report_all(&c->sess, &c->out) < 0 ||
+	    pgw_backend_key(&c->out, c->pid, c->key) < 0 || pgw_ready(&c->out, 'I') < 0) {
+		c->state = CL_CLOSING;
+		return;
+	}
+	c->state = CL_READY;
+	log_info("login", "pid=%u role=%s uid=%u", c->pid, role.name, (unsigned)c->uid);
+}
+
+/* Handles every whole message in the client's input, until it parks. */
+static void process_input(struct server *srv, struct client *c)
+{
+	while (c->fd >= 0 && c->state != CL_CLOSING && !c->parked &&
+	       c->out.len < OUT_HIGH) {
+		size_t body_len, total;
+		enum pgw_frame f;
+		char type;
+
+		if (c->state == CL_STARTUP) {
+			f = pgw_frame_startup(c->in.data, c->in.len, &body_len, &total);
+			if (f == PGW_FRAME_NEED_MORE)
+				return;
+			if (f != PGW_FRAME_OK) {
+				fatal(c, "08P01", "invalid length of startup packet");
+				return;
+			}
+			handle_startup(srv, c, c->in.data + 4, body_len);
+			pgw_buf_consume(&c->in, total);
+			continue;
+		}
+		f = pgw_frame_message(c->in.data, c->in.len, &type, &body_len, &total);
+		if (f == PGW_FRAME_NEED_MORE)
+			return;
+		if (f == PGW_FRAME_BAD_LENGTH) {
+			fatal(c, "08P01", "invalid message length");
+			return;
+		}
+		if (f == PGW_FRAME_TOO_LARGE) {
+			fatal(c, "54000", "message too large: the limit is %d bytes (statements: %d bytes)",
+			      PGW_MAX_MESSAGE, CAT_MAX_STATEMENT);
+			return;
+		}
+		if (type == 'X') {
+			c->state = CL_CLOSING;
+			pgw_buf_consume(&c->in, c->in.len);
+			return;
+		}
+		apply_run(c, cat_exec_message(srv->ctx, &c->sess, &c->out, type,
+					      c->in.data + 5, body_len));
+		/* Consuming wipes the message (it may hold a secret value);
+		 * parsed statements keep their own copy. */
+		pgw_buf_consume(&c->in, total);
+	}
+}
+
+static int client_read(struct client *c)
+{
+	for (int rounds = 0; rounds < 4; rounds++) {
+		ssize_t n;
+
+		if (pgw_buf_reserve(&c->in, READ_CHUNK) < 0)
+			return -1;
+		n = recv(c->fd, c->in.data + c->in.len, READ_CHUNK, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		if (n == 0)
+			return -1;
+		c->in.len += (size_t)n;
+		/* Don't buffer more than one maximal message ahead. */
+		if (c->in.len > PGW_MAX_MESSAGE + READ_CHUNK)
+			return 0;
+	}
+	return 0;
+}
+
+static int client_write(struct client *c)
+{
+	while (c->out.len) {
+		ssize_t n = send(c->fd, c->out.data, c->out.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+		pgw_buf_consume(&c->out, (size_t)n);
+	}
+	return 0;
+}
+
+static void accept_clients(struct server *srv)
+{
+	for (int i = 0; i < 64; i++) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		struct client *c;
+		size_t slot;
+		int fd = accept4(srv->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("accept_failed", "errno=%d", errno);
+			return;
+		}
+		for (slot = 0; slot < CAT_MAX_CLIENTS && srv->clients[slot]; slot++)
+			;
+		if (slot == CAT_MAX_CLIENTS) {
+			struct pgw_buf b = { 0 };
+			struct err e;
+
+			err_set(&e, "53300", "too many connections (limit %d)", CAT_MAX_CLIENTS);
+			if (pgw_error(&b, "FATAL", &e) == 0)
+				(void)!send(fd, b.data, b.len, MSG_DONTWAIT | MSG_NOSIGNAL);
+			pgw_buf_free(&b);
+			close(fd);
+			log_warn("client_refused", "reason=too_many_connections");
+			continue;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->uid = cred.uid;
+		c->pid = srv->next_pid++;
+		if (getrandom(&c->key, sizeof(c->key), 0) != sizeof(c->key))
+			c->key = (uint32_t)time(NULL) ^ c->pid;
+		c->started = time(NULL);
+		c->state = CL_STARTUP;
+		srv->clients[slot] = c;
+	}
+}
+
+/* ---- vault channel ---- */
+
+static void resume(struct server *srv, struct client *c, enum cat_run r)
+{
+	apply_run(c, r);
+	process_input(srv, c);
+}
+
+static void vault_lost(struct server *srv, const char *why)
+{
+	log_error("vault_channel_lost", "reason=%s", why);
+	cat_vault_close(srv->ctx->vault);
+	for (size_t i = 0; i < CAT_MAX_CLIENTS; i++) {
+		struct client *c = srv->clients[i];
+		if (c && c->parked)
+			resume(srv, c, cat_exec_vault_lost(srv->ctx, &c->sess, &c->out));
+	}
+}
+
+static void vault_ready(struct server *srv)
+{
+	struct err e;
+
+	err_clear(&e);
+	if (cat_ctx_sync_counters(srv->ctx, &e) < 0)
+		log_error("counter_sync_failed", "sqlstate=%s", e.sqlstate);
+	for (size_t i = 0; i < CAT_MAX_CLIENTS; i++) {
+		struct client *c = srv->clients[i];
+		if (c && c->parked && c->sess.pending.kind == CAT_PEND_READY)
+			resume(srv, c, cat_exec_vault_ready(srv->ctx, &c->sess, &c->out));
+	}
+}
+
+static void vault_message(struct server *srv, Tether__Envelope *env)
+{
+	struct cat_vault *v = srv->ctx->vault;
+
+	switch (env->body_case) {
+	case TETHER__ENVELOPE__BODY_RECONCILE_RESULT:
+		if (env->request_id == v->reconcile_request_id &&
+		    v->state == CAT_VAULT_RECONCILING) {
+			cat_vault_reconciled(v, env->reconcile_result);
+			vault_ready(srv);
+		}
+		return;
+	case TETHER__ENVELOPE__BODY_REPLY:
+		for (size_t i = 0; i < CAT_MAX_CLIENTS; i++) {
+			struct client *c = srv->clients[i];
+			if (c && c->parked && cat_session_waits_on(&c->sess, env->request_id)) {
+				resume(srv, c, cat_exec_vault_reply(srv->ctx, &c->sess, &c->out,
+								    env->request_id, env->reply));
+				return;
+			}
+		}
+		/* Answers nobody waits for: CommitSecret, orphan deletes. */
+		if (!env->reply->ok)
+			log_warn("vault_request_failed", "request_id=%" PRIu64 " sqlstate=%s",
+				 env->request_id, env->reply->sqlstate ? env->reply->sqlstate : "");
+		return;
+	default:
+		return;
+	}
+}
+
+static void vault_readable(struct server *srv)
+{
+	struct cat_vault *v = srv->ctx->vault;
+
+	while (v->chan.fd >= 0) {
+		Tether__Envelope *env;
+		enum ipc_recv_status st = ipc_recv(&v->chan, &env, NULL);
+
+		if (st == IPC_RECV_AGAIN)
+			return;
+		if (st != IPC_RECV_MESSAGE) {
+			vault_lost(srv, st == IPC_RECV_CLOSED ? "closed" : "violation");
+			return;
+		}
+		vault_message(srv, env);
+		ipc_envelope_free(env);
+	}
+}
+
+static void vault_attach(struct server *srv, int fd)
+{
+	struct err e;
+
+	err_clear(&e);
+	if (srv->ctx->vault->chan.fd >= 0)
+		vault_lost(srv, "replaced");
+	if (cat_vault_attach(srv->ctx->vault, fd, srv->ctx->store, &e) < 0)
+		log_error("vault_attach_failed", "sqlstate=%s", e.sqlstate);
+	else
+		log_info("vault_channel", "fd=%d", fd);
+}
+
+/* ---- supervisor channel ---- */
+
+static int supervisor_readable(struct server *srv)
+{
+	for (;;) {
+		Tether__Envelope *env;
+		int fd = -1;
+		enum ipc_recv_status st = ipc_recv(&srv->sup, &env, &fd);
+
+		if (st == IPC_RECV_AGAIN)
+			return 0;
+		if (st != IPC_RECV_MESSAGE) {
+			log_info("supervisor_channel_closed", "reason=%s",
+				 st == IPC_RECV_CLOSED ? "closed" : "violation");
+			return -1;
+		}
+		if (env->body_case == TETHER__ENVELOPE__BODY_NEW_PEER_CHANNEL && fd >= 0) {
+			vault_attach(srv, fd);
+		} else if (env->body_case == TETHER__ENVELOPE__BODY_HEALTH) {
+			Tether__Envelope r = TETHER__ENVELOPE__INIT;
+			Tether__Health h = TETHER__HEALTH__INIT;
+
+			r.request_id = env->request_id;
+			r.body_case = TETHER__ENVELOPE__BODY_HEALTH;
+			r.health = &h;
+			h.role = "catalog";
+			h.pid = (uint64_t)getpid();
+			ipc_send(&srv->sup, &r, -1);
+		} else if (fd >= 0) {
+			close(fd);
+		}
+		ipc_envelope_free(env);
+	}
+}
+
+static int any_parked(const struct server *srv)
+{
+	for (size_t i = 0; i < CAT_MAX_CLIENTS; i++)
+		if (srv->clients[i] && srv->clients[i]->parked)
+			return 1;
+	return 0;
+}
+
+static void read_signals(struct server *srv)
+{
+	struct signalfd_siginfo si;
+
+	while (read(srv->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			if (!srv->stopping)
+				log_info("shutdown", "signal=%u", si.ssi_signo);
+			srv->stopping = 1;
+		}
+	}
+}
+
+enum { P_SIG, P_SUP, P_VAULT, P_LISTEN, P_CLIENTS };
+
+int cat_server_run(struct cat_ctx *ctx, const struct cat_server_fds *fds,
+		   const char *passwd_path)
+{
+	static struct server srv;
+	struct pollfd pfd[P_CLIENTS + CAT_MAX_CLIENTS];
+	size_t slot_of[CAT_MAX_CLIENTS];
+	time_t stop_deadline = 0;
+	struct err e;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.ctx = ctx;
+	srv.passwd_path = passwd_path;
+	srv.signal_fd = fds->signal_fd;
+	srv.listen_fd = fds->listen_fd;
+	srv.next_pid = 1000;
+	ipc_chan_init(&srv.sup, fds->supervisor_fd, IPC_SUP_CATALOG, IPC_END_B);
+	set_nonblock(fds->supervisor_fd);
+	set_nonblock(fds->listen_fd);
+	err_clear(&e);
+	if (fds->vault_fd >= 0)
+		vault_attach(&srv, fds->vault_fd);
+
+	for (;;) {
+		size_t n = P_CLIENTS, nc = 0;
+		time_t now;
+		int rc;
+
+		if (srv.stopping) {
+			if (srv.listen_fd >= 0) {
+				close(srv.listen_fd);
+				srv.listen_fd = -1;
+				stop_deadline = time(NULL) + 5;
+			}
+			/* Let statements waiting on the vault finish (bounded). */
+			if (!any_parked(&srv) || time(NULL) >= stop_deadline)
+				break;
+		}
+		pfd[P_SIG] = (struct pollfd){ .fd = srv.signal_fd, .events = POLLIN };
+		pfd[P_SUP] = (struct pollfd){ .fd = srv.sup.fd, .events = POLLIN };
+		pfd[P_VAULT] = (struct pollfd){ .fd = ctx->vault->chan.fd,
+			.events = (short)(POLLIN | (cat_vault_wants_write(ctx->vault) ? POLLOUT : 0)) };
+		pfd[P_LISTEN] = (struct pollfd){ .fd = srv.listen_fd, .events = POLLIN };
+		for (size_t i = 0; i < CAT_MAX_CLIENTS; i++) {
+			struct client *c = srv.clients[i];
+			short ev = 0;
+
+			if (!c || c->fd < 0)
+				continue;
+			if (c->state == CL_CLOSING && !c->out.len) {
+				client_drop(&srv, i);
+				continue;
+			}
+			if (c->state != CL_CLOSING && !c->parked && c->out.len < OUT_HIGH &&
+			    c->in.len <= PGW_MAX_MESSAGE + READ_CHUNK)
+				ev |= POLLIN;
+			if (c->out.len)
+				ev |= POLLOUT;
+			pfd[n] = (struct pollfd){ .fd = c->fd, .events = ev };
+			slot_of[nc++] = i;
+			n++;
+		}
+		rc = poll(pfd, n, 1000);
+		if (rc < 0 && errno != EINTR) {
+			log_error("poll_failed", "errno=%d", errno);
+			return -1;
+		}
+		if (rc > 0 && (pfd[P_SIG].revents & POLLIN))
+			read_signals(&srv);
+		if (rc > 0 && pfd[P_SUP].revents && supervisor_readable(&srv) < 0)
+			break;
+		if (rc > 0 && ctx->vault->chan.fd >= 0 && pfd[P_VAULT].fd == ctx->vault->chan.fd) {
+			if ((pfd[P_VAULT].revents & POLLOUT) && cat_vault_flush(ctx->vault) < 0)
+				vault_lost(&srv, "write_failed");
+			else if (pfd[P_VAULT].revents & (POLLIN | POLLHUP | POLLERR))
+				vault_readable(&srv);
+		}
+		if (rc > 0 && srv.listen_fd >= 0 && (pfd[P_LISTEN].revents & POLLIN))
+			accept_clients(&srv);
+		now = time(NULL);
+		for (size_t k = 0; k < nc; k++) {
+			size_t i = slot_of[k];
+			struct client *c = srv.clients[i];
+			short rev = pfd[P_CLIENTS + k].revents;
+
+			if (!c || c->fd != pfd[P_CLIENTS + k].fd)
+				continue;
+			if ((rev & (POLLIN | POLLHUP | POLLERR)) && client_read(c) < 0) {
+				client_drop(&srv, i);
+				continue;
+			}
+			if (c->state == CL_STARTUP && now - c->started > CAT_STARTUP_TIMEOUT_S) {
+				client_drop(&srv, i);
+				continue;
+			}
+			process_input(&srv, c);
+			if (c->out.len && client_write(c) < 0) {
+				client_drop(&srv, i);
+				continue;
+			}
+		}
+		/* Sessions resumed by the vault wrote answers; gone ones end. */
+		for (size_t i = 0; i < CAT_MAX_CLIENTS; i++) {
+			struct client *c = srv.clients[i];
+			if (!c)
+				continue;
+			if (c->fd < 0 && !c->parked)
+				client_free(&srv, i);
+			else if (c->fd >= 0 && c->out.len && client_write(c) < 0)
+				client_drop(&srv, i);
+		}
+		if (ctx->vault->chan.fd >= 0 && cat_vault_flush(ctx->vault) < 0)
+			vault_lost(&srv, "write_failed");
+	}
+	for (size_t i = 0; i < CAT_MAX_CLIENTS; i++)
+		if (srv.clients[i]) {
+			srv.clients[i]->parked = 0;
+			client_free(&srv, i);
+		}
+	cat_vault_close(ctx->vault);
+	return 0;
+}

@@ -1,0 +1,650 @@
+/* SQLite catalog: schema, bootstrap rows, migrations, views and the few
+ * statements the executor runs. Every statement is prepared with bound
+ * parameters; no SQL text is ever built from user input here. */
+#include "store.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+/* Column types carry the PostgreSQL type the views report
+ * (select.c maps decltypes to OIDs): OID, BOOL, INT4, TEXT_ARRAY. */
+static const char schema_v1[] =
+	"CREATE TABLE counters("
+	"  name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+	"CREATE TABLE roles("
+	"  id TEXT PRIMARY KEY, oid OID NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,"
+	"  inherit BOOL NOT NULL DEFAULT 1, rolcanlogin BOOL NOT NULL DEFAULT 1,"
+	"  rolsuper BOOL NOT NULL DEFAULT 0);"
+	"CREATE TABLE databases("
+	"  id TEXT PRIMARY KEY, oid OID NOT NULL UNIQUE, name TEXT NOT NULL UNIQUE,"
+	"  owner_id TEXT NOT NULL REFERENCES roles(id),"
+	"  privileges TEXT_ARRAY NOT NULL);"
+	"CREATE TABLE schemas("
+	"  id TEXT PRIMARY KEY, oid OID NOT NULL UNIQUE,"
+	"  database_id TEXT REFERENCES databases(id), name TEXT NOT NULL,"
+	"  owner_id TEXT NOT NULL REFERENCES roles(id),"
+	"  privileges TEXT_ARRAY NOT NULL, UNIQUE(database_id, name));"
+	"CREATE TABLE items("
+	"  id INTEGER PRIMARY KEY, oid OID NOT NULL UNIQUE,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('secret', 'connection')),"
+	"  conn_type TEXT,"
+	"  schema_id TEXT NOT NULL REFERENCES schemas(id), name TEXT NOT NULL,"
+	"  owner_id TEXT NOT NULL REFERENCES roles(id),"
+	"  privileges TEXT_ARRAY NOT NULL,"
+	"  create_sql TEXT NOT NULL, redacted_create_sql TEXT NOT NULL,"
+	"  vault_version INTEGER,"
+	"  UNIQUE(schema_id, name));"
+	"CREATE TABLE dependencies("
+	"  object_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,"
+	"  referenced_object_id INTEGER NOT NULL REFERENCES items(id),"
+	"  PRIMARY KEY(object_id, referenced_object_id));"
+	"CREATE TABLE comments("
+	"  object_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,"
+	"  object_type TEXT NOT NULL, object_sub_id INT4, comment TEXT NOT NULL,"
+	"  UNIQUE(object_id, object_sub_id));"
+	/* SQL.md 8.1 / 8.2: exactly these columns. */
+	"CREATE VIEW mz_secrets AS SELECT 'u' || i.id AS id, i.oid AS oid,"
+	"  i.schema_id AS schema_id, i.name AS name, i.owner_id AS owner_id,"
+	"  i.privileges AS privileges FROM items i WHERE i.kind = 'secret';"
+	"CREATE VIEW mz_connections AS SELECT 'u' || i.id AS id, i.oid AS oid,"
+	"  i.schema_id AS schema_id, i.name AS name, i.conn_type AS type,"
+	"  i.owner_id AS owner_id, i.privileges AS privileges,"
+	"  i.create_sql AS create_sql, i.redacted_create_sql AS redacted_create_sql"
+	"  FROM items i WHERE i.kind = 'connection';"
+	"CREATE VIEW mz_databases AS SELECT d.id AS id, d.oid AS oid, d.name AS name,"
+	"  d.owner_id AS owner_id, d.privileges AS privileges FROM databases d;"
+	"CREATE VIEW mz_schemas AS SELECT s.id AS id, s.oid AS oid,"
+	"  s.database_id AS database_id, s.name AS name, s.owner_id AS owner_id,"
+	"  s.privileges AS privileges FROM schemas s;"
+	"CREATE VIEW mz_roles AS SELECT r.id AS id, r.oid AS oid, r.name AS name,"
+	"  r.inherit AS inherit, r.rolcanlogin AS rolcanlogin,"
+	"  r.rolsuper AS rolsuper FROM roles r;"
+	"CREATE VIEW mz_object_dependencies AS SELECT 'u' || d.object_id AS object_id,"
+	"  'u' || d.referenced_object_id AS referenced_object_id FROM dependencies d;"
+	"CREATE VIEW mz_comments AS SELECT 'u' || c.object_id AS id,"
+	"  c.object_type AS object_type, c.object_sub_id AS object_sub_id,"
+	"  c.comment AS comment FROM comments c;"
+	/* Bootstrap (SQL.md 2): role u1, database u1, schema public u3,
+	 * system schemas s<n>, user oids from 20000. */
+	"INSERT INTO roles VALUES ('u1', 20000, 'materialize', 1, 1, 1);"
+	"INSERT INTO databases VALUES ('u1', 20001, 'materialize', 'u1',"
+	"  '{=U/u1,u1=UC/u1}');"
+	"INSERT INTO schemas VALUES ('s1', 16384, NULL, 'mz_catalog', 'u1', '{=U/u1}');"
+	"INSERT INTO schemas VALUES ('s2', 11, NULL, 'pg_catalog', 'u1', '{=U/u1}');"
+	"INSERT INTO schemas VALUES ('s4', 16385, NULL, 'mz_internal', 'u1', '{=U/u1}');"
+	"INSERT INTO schemas VALUES ('s5', 16386, NULL, 'tether_internal', 'u1', '{=U/u1}');"
+	"INSERT INTO schemas VALUES ('u3', 20002, 'u1', 'public', 'u1',"
+	"  '{=U/u1,u1=UC/u1}');"
+	"INSERT INTO counters VALUES ('next_item_id', 1), ('next_version', 1),"
+	"  ('next_oid', 20003), ('next_database_id', 2), ('next_schema_id', 4),"
+	"  ('next_role_id', 2);";
+
+/* Migration n brings the schema from version n-1 to n. */
+static const char *const migrations[] = {
+	[1] = schema_v1,
+};
+#define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
+
+static int db_error(struct cat_store *s, struct err *e, const char *what)
+{
+	return err_set(e, "XX000", "internal error: catalog: %s: %s", what,
+		       sqlite3_errmsg(s->db));
+}
+
+static int exec_sql(struct cat_store *s, const char *sql, struct err *e)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		err_set(e, "XX000", "internal error: catalog: %s",
+			msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+static sqlite3_stmt *prep(struct cat_store *s, const char *sql, struct err *e)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		db_error(s, e, "prepare");
+		return NULL;
+	}
+	return st;
+}
+
+static int migrate(struct cat_store *s, struct err *e)
+{
+	sqlite3_stmt *st;
+	int version = 0;
+
+	if (exec_sql(s, "CREATE TABLE IF NOT EXISTS migrations("
+			"version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)", e) < 0)
+		return -1;
+	st = prep(s, "SELECT coalesce(max(version), 0) FROM migrations", e);
+	if (!st)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > CAT_STORE_SCHEMA_VERSION)
+		return err_set(e, "XX000",
+			       "internal error: catalog: catalog.db has schema version %d, this tether-catalog knows %d",
+			       version, CAT_STORE_SCHEMA_VERSION);
+	for (int v = version + 1; v < (int)NMIGRATIONS; v++) {
+		char sql[128];
+
+		if (exec_sql(s, "BEGIN IMMEDIATE", e) < 0)
+			return -1;
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO migrations VALUES (%d, datetime('now'))", v);
+		if (exec_sql(s, migrations[v], e) < 0 || exec_sql(s, sql, e) < 0 ||
+		    exec_sql(s, "COMMIT", e) < 0) {
+			cat_store_rollback(s);
+			return -1;
+		}
+		log_info("catalog_migrated", "version=%d", v);
+	}
+	return 0;
+}
+
+int cat_store_open(struct cat_store *s, const char *path, struct err *e)
+{
+	s->db = NULL;
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+			    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		err_set(e, "XX000", "internal error: catalog: cannot open %s: %s",
+			path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		cat_store_close(s);
+		return -1;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->db, 5000);
+	if (exec_sql(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			"PRAGMA foreign_keys=ON; PRAGMA trusted_schema=OFF", e) < 0 ||
+	    migrate(s, e) < 0) {
+		cat_store_close(s);
+		return -1;
+	}
+	return 0;
+}
+
+void cat_store_close(struct cat_store *s)
+{
+	if (s->db)
+		sqlite3_close_v2(s->db);
+	s->db = NULL;
+}
+
+int cat_store_begin(struct cat_store *s, struct err *e)
+{
+	return exec_sql(s, "BEGIN IMMEDIATE", e);
+}
+
+int cat_store_commit(struct cat_store *s, struct err *e)
+{
+	if (exec_sql(s, "COMMIT", e) < 0) {
+		cat_store_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+void cat_store_rollback(struct cat_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static void copy_col(char *dst, size_t size, sqlite3_stmt *st, int col)
+{
+	const unsigned char *t = sqlite3_column_text(st, col);
+	snprintf(dst, size, "%s", t ? (const char *)t : "");
+}
+
+/* Steps a one-row lookup: 1 row, 0 none, -1 error. */
+static int step_one(struct cat_store *s, sqlite3_stmt *st, struct err *e)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return db_error(s, e, "lookup");
+}
+
+int cat_store_find_role(struct cat_store *s, const char *name,
+			struct cat_role *out, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id, name, rolsuper, rolcanlogin "
+				   "FROM roles WHERE name = ?1", e);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = step_one(s, st, e);
+	if (rc == 1) {
+		copy_col(out->id, sizeof(out->id), st, 0);
+		copy_col(out->name, sizeof(out->name), st, 1);
+		out->superuser = sqlite3_column_int(st, 2);
+		out->can_login = sqlite3_column_int(st, 3);
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cat_store_find_database(struct cat_store *s, const char *name,
+			    char id[CAT_ID_MAX], struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id FROM databases WHERE name = ?1", e);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = step_one(s, st, e);
+	if (rc == 1)
+		copy_col(id, CAT_ID_MAX, st, 0);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static const char schema_cols[] =
+	"SELECT s.id, s.name, coalesce(d.name, ''), s.database_id IS NULL "
+	"FROM schemas s LEFT JOIN databases d ON d.id = s.database_id ";
+
+static void read_schema(sqlite3_stmt *st, struct cat_schema *out)
+{
+	copy_col(out->id, sizeof(out->id), st, 0);
+	copy_col(out->name, sizeof(out->name), st, 1);
+	copy_col(out->database, sizeof(out->database), st, 2);
+	out->is_system = sqlite3_column_int(st, 3);
+}
+
+int cat_store_find_schema(struct cat_store *s, const char *db, const char *name,
+			  struct cat_schema *out, struct err *e)
+{
+	char sql[256];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s WHERE s.name = ?2 AND "
+		 "(s.database_id IS NULL OR d.name = ?1)", schema_cols);
+	st = prep(s, sql, e);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, db, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	rc = step_one(s, st, e);
+	if (rc == 1)
+		read_schema(st, out);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cat_store_find_schema_by_id(struct cat_store *s, const char *id,
+				struct cat_schema *out, struct err *e)
+{
+	char sql[256];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s WHERE s.id = ?1", schema_cols);
+	st = prep(s, sql, e);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	rc = step_one(s, st, e);
+	if (rc == 1)
+		read_schema(st, out);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static const char item_cols[] =
+	"SELECT id, kind, schema_id, name, owner_id, coalesce(vault_version, 0) "
+	"FROM items ";
+
+static void read_item(sqlite3_stmt *st, struct cat_item *out)
+{
+	const unsigned char *kind = sqlite3_column_text(st, 1);
+
+	out->id = (uint64_t)sqlite3_column_int64(st, 0);
+	out->kind = kind && !strcmp((const char *)kind, "connection") ?
+		    CAT_OBJ_CONNECTION : CAT_OBJ_SECRET;
+	copy_col(out->schema_id, sizeof(out->schema_id), st, 2);
+	copy_col(out->name, sizeof(out->name), st, 3);
+	copy_col(out->owner_id, sizeof(out->owner_id), st, 4);
+	out->vault_version = (uint64_t)sqlite3_column_int64(st, 5);
+}
+
+int cat_store_find_item(struct cat_store *s, const char *schema_id,
+			const char *name, struct cat_item *out, struct err *e)
+{
+	char sql[256];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s WHERE schema_id = ?1 AND name = ?2", item_cols);
+	st = prep(s, sql, e);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, schema_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+	rc = step_one(s, st, e);
+	if (rc == 1)
+		read_item(st, out);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int cat_store_find_item_by_id(struct cat_store *s, uint64_t id,
+			      struct cat_item *out, struct err *e)
+{
+	char sql[256];
+	sqlite3_stmt *st;
+	int rc;
+
+	snprintf(sql, sizeof(sql), "%s WHERE id = ?1", item_cols);
+	st = prep(s, sql, e);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	rc = step_one(s, st, e);
+	if (rc == 1)
+		read_item(st, out);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+const char *cat_kind_name(enum cat_object_kind kind)
+{
+	return kind == CAT_OBJ_CONNECTION ? "connection" : "secret";
+}
+
+long cat_store_count_items(struct cat_store *s, enum cat_object_kind kind,
+			   struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "SELECT count(*) FROM items WHERE kind = ?1", e);
+	long n = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, cat_kind_name(kind), -1, SQLITE_STATIC);
+	if (step_one(s, st, e) == 1)
+		n = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static int read_counter(struct cat_store *s, const char *name, uint64_t *out,
+			struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "SELECT value FROM counters WHERE name = ?1", e);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	rc = step_one(s, st, e);
+	if (rc == 1)
+		*out = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc == 0)
+		return err_set(e, "XX000", "internal error: catalog: counter %s missing",
+			       name);
+	return rc < 0 ? -1 : 0;
+}
+
+int cat_store_counters(struct cat_store *s, uint64_t *next_id,
+		       uint64_t *next_version, struct err *e)
+{
+	if (read_counter(s, "next_item_id", next_id, e) < 0 ||
+	    read_counter(s, "next_version", next_version, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* Runs a prepared write to completion. */
+static int step_done(struct cat_store *s, sqlite3_stmt *st, struct err *e,
+		     const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, what);
+	return 0;
+}
+
+static int bump(struct cat_store *s, const char *name, uint64_t value,
+		struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "UPDATE counters SET value = max(value, ?2) "
+				   "WHERE name = ?1", e);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)value);
+	return step_done(s, st, e, "counter");
+}
+
+int cat_store_bump_counters(struct cat_store *s, uint64_t next_id,
+			    uint64_t next_version, struct err *e)
+{
+	if (bump(s, "next_item_id", next_id, e) < 0 ||
+	    bump(s, "next_version", next_version, e) < 0)
+		return -1;
+	return 0;
+}
+
+/* Next oid, taken and advanced inside the caller's transaction. */
+static int next_oid(struct cat_store *s, int64_t *oid, struct err *e)
+{
+	uint64_t v;
+
+	if (read_counter(s, "next_oid", &v, e) < 0 || bump(s, "next_oid", v + 1, e) < 0)
+		return -1;
+	*oid = (int64_t)v;
+	return 0;
+}
+
+/* Every identifier double-quoted with "" doubled (SQL.md 8.6). */
+static void quote_ident(char *dst, size_t size, const char *s)
+{
+	size_t n = 0;
+
+	if (size < 3)
+		return;
+	dst[n++] = '"';
+	for (; *s && n + 3 < size; s++) {
+		if (*s == '"')
+			dst[n++] = '"';
+		dst[n++] = *s;
+	}
+	dst[n++] = '"';
+	dst[n] = '\0';
+}
+
+static void secret_create_sql(char *buf, size_t size,
+			      const struct cat_schema *schema, const char *name)
+{
+	char qd[2 * CAT_IDENT_MAX + 3], qs[2 * CAT_IDENT_MAX + 3],
+	     qn[2 * CAT_IDENT_MAX + 3];
+
+	quote_ident(qd, sizeof(qd), schema->database);
+	quote_ident(qs, sizeof(qs), schema->name);
+	quote_ident(qn, sizeof(qn), name);
+	if (schema->is_system)
+		snprintf(buf, size, "CREATE SECRET %s.%s AS '********'", qs, qn);
+	else
+		snprintf(buf, size, "CREATE SECRET %s.%s.%s AS '********'", qd, qs, qn);
+}
+
+int cat_store_insert_secret(struct cat_store *s, uint64_t id,
+			    const struct cat_schema *schema, const char *name,
+			    const char *owner_id, uint64_t version, struct err *e)
+{
+	char create_sql[8 * CAT_IDENT_MAX + 64], acl[2 * CAT_ID_MAX + 8];
+	sqlite3_stmt *st;
+	int64_t oid;
+
+	if (next_oid(s, &oid, e) < 0)
+		return -1;
+	secret_create_sql(create_sql, sizeof(create_sql), schema, name);
+	snprintf(acl, sizeof(acl), "{%s=U/%s}", owner_id, owner_id);
+	st = prep(s, "INSERT INTO items (id, oid, kind, schema_id, name, owner_id,"
+		     " privileges, create_sql, redacted_create_sql, vault_version)"
+		     " VALUES (?1, ?2, 'secret', ?3, ?4, ?5, ?6, ?7, ?7, ?8)", e);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(st, 2, oid);
+	sqlite3_bind_text(st, 3, schema->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, owner_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, acl, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, create_sql, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)version);
+	if (step_done(s, st, e, "insert secret") < 0)
+		return -1;
+	return cat_store_bump_counters(s, id + 1, version + 1, e);
+}
+
+int cat_store_set_secret_version(struct cat_store *s, uint64_t id,
+				 uint64_t version, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "UPDATE items SET vault_version = ?2 WHERE id = ?1"
+				   " AND kind = 'secret' AND vault_version < ?2", e);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+	int changed;
+
+	if (step_done(s, st, e, "update secret") < 0)
+		return -1;
+	changed = sqlite3_changes(s->db) ? 1 : 0;
+	if (cat_store_bump_counters(s, 0, version + 1, e) < 0)
+		return -1;
+	return changed;
+}
+
+int cat_store_rename_item(struct cat_store *s, uint64_t id,
+			  const struct cat_schema *schema, const char *new_name,
+			  struct err *e)
+{
+	char create_sql[8 * CAT_IDENT_MAX + 64];
+	struct cat_item it;
+	sqlite3_stmt *st;
+	int rc = cat_store_find_item_by_id(s, id, &it, e);
+
+	if (rc <= 0)
+		return rc < 0 ? -1 : err_set(e, "XX000", "internal error: catalog: item u%" PRIu64 " vanished", id);
+	if (it.kind == CAT_OBJ_SECRET) {
+		secret_create_sql(create_sql, sizeof(create_sql), schema, new_name);
+		st = prep(s, "UPDATE items SET name = ?2, create_sql = ?3,"
+			     " redacted_create_sql = ?3 WHERE id = ?1", e);
+	} else {
+		/* Connections re-render their create_sql when they land. */
+		st = prep(s, "UPDATE items SET name = ?2 WHERE id = ?1", e);
+	}
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_text(st, 2, new_name, -1, SQLITE_STATIC);
+	if (it.kind == CAT_OBJ_SECRET)
+		sqlite3_bind_text(st, 3, create_sql, -1, SQLITE_STATIC);
+	return step_done(s, st, e, "rename");
+}
+
+int cat_store_delete_item(struct cat_store *s, uint64_t id, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "DELETE FROM items WHERE id = ?1", e);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	return step_done(s, st, e, "delete");
+}
+
+long cat_store_dependents(struct cat_store *s, uint64_t id, uint64_t **out,
+			  struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "SELECT object_id FROM dependencies WHERE "
+				   "referenced_object_id = ?1 ORDER BY object_id", e);
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			uint64_t *p = realloc(ids, (cap ? cap * 2 : 8) * sizeof(*ids));
+			if (!p) {
+				free(ids);
+				sqlite3_finalize(st);
+				return err_set(e, "53200", "out of memory");
+			}
+			ids = p;
+			cap = cap ? cap * 2 : 8;
+		}
+		ids[n++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(ids);
+		return db_error(s, e, "dependents");
+	}
+	*out = ids;
+	return (long)n;
+}
+
+int cat_store_each_secret(struct cat_store *s,
+			  int (*fn)(void *arg, uint64_t id, uint64_t version),
+			  void *arg, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id, vault_version FROM items WHERE "
+				   "kind = 'secret' ORDER BY id", e);
+	int rc;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fn(arg, (uint64_t)sqlite3_column_int64(st, 0),
+		       (uint64_t)sqlite3_column_int64(st, 1)) < 0) {
+			sqlite3_finalize(st);
+			return err_set(e, "XX000", "internal error: catalog: reconcile aborted");
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "list secrets");
+	return 0;
+}
+
+int cat_store_qualified_name(struct cat_store *s, const struct cat_item *it,
+			     char *buf, size_t size, struct err *e)
+{
+	struct cat_schema sc;
+	int rc = cat_store_find_schema_by_id(s, it->schema_id, &sc, e);
+
+	if (rc <= 0)
+		return rc < 0 ? -1 : err_set(e, "XX000", "internal error: catalog: schema %s missing", it->schema_id);
+	if (sc.is_system)
+		snprintf(buf, size, "%s.%s", sc.name, it->name);
+	else
+		snprintf(buf, size, "%s.%s.%s", sc.database, sc.name, it->name);
+	return 0;
+}

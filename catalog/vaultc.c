@@ -1,0 +1,280 @@
+/* Catalog -> vault requests. Envelopes are packed at once into a queue and
+ * written without blocking, so a slow vault never stalls the pgwire loop;
+ * the vault handles packets in order, so requests queued behind the
+ * reconciliation batches are answered after it. */
+#include "vaultc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct cat_vault_pkt {
+	struct cat_vault_pkt *next;
+	size_t len;
+	uint8_t data[];
+};
+
+/* SecretMeta entries per ReconcileBatch: ~24 bytes each, far below 64 KiB. */
+#define RECONCILE_BATCH 2000
+
+void cat_vault_init(struct cat_vault *v)
+{
+	memset(v, 0, sizeof(*v));
+	ipc_chan_init(&v->chan, -1, IPC_CATALOG_VAULT, IPC_END_A);
+	v->state = CAT_VAULT_DOWN;
+	v->next_request_id = 1;
+}
+
+static void pkt_free(struct cat_vault_pkt *p)
+{
+	explicit_bzero(p->data, p->len);
+	free(p);
+}
+
+void cat_vault_close(struct cat_vault *v)
+{
+	while (v->head) {
+		struct cat_vault_pkt *p = v->head;
+		v->head = p->next;
+		pkt_free(p);
+	}
+	v->tail = NULL;
+	v->queued = 0;
+	if (v->chan.fd >= 0)
+		close(v->chan.fd);
+	v->chan.fd = -1;
+	v->state = CAT_VAULT_DOWN;
+}
+
+static int enqueue(struct cat_vault *v, const Tether__Envelope *env)
+{
+	size_t len = tether__envelope__get_packed_size(env);
+	struct cat_vault_pkt *p;
+
+	if (v->chan.fd < 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	if (len > IPC_MAX_PACKET) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	p = malloc(sizeof(*p) + len);
+	if (!p)
+		return -1;
+	p->next = NULL;
+	p->len = tether__envelope__pack(env, p->data);
+	if (v->tail)
+		v->tail->next = p;
+	else
+		v->head = p;
+	v->tail = p;
+	v->queued++;
+	return cat_vault_flush(v);
+}
+
+int cat_vault_flush(struct cat_vault *v)
+{
+	while (v->head) {
+		struct cat_vault_pkt *p = v->head;
+		ssize_t n = send(v->chan.fd, p->data, p->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (n != (ssize_t)p->len)
+			return -1;
+		v->head = p->next;
+		if (!v->head)
+			v->tail = NULL;
+		v->queued--;
+		pkt_free(p);
+	}
+	return 0;
+}
+
+int cat_vault_wants_write(const struct cat_vault *v)
+{
+	return v->head != NULL;
+}
+
+struct reconcile_ctx {
+	struct cat_vault *v;
+	Tether__SecretMeta *metas;
+	Tether__SecretMeta **ptrs;
+	size_t n;
+};
+
+static int send_batch(struct reconcile_ctx *rc, int last)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__ReconcileBatch batch = TETHER__RECONCILE_BATCH__INIT;
+
+	env.request_id = rc->v->reconcile_request_id;
+	env.body_case = TETHER__ENVELOPE__BODY_RECONCILE_BATCH;
+	env.reconcile_batch = &batch;
+	batch.n_items = rc->n;
+	batch.items = rc->ptrs;
+	batch.last = last;
+	rc->n = 0;
+	return enqueue(rc->v, &env);
+}
+
+static int reconcile_one(void *arg, uint64_t id, uint64_t version)
+{
+	struct reconcile_ctx *rc = arg;
+	Tether__SecretMeta *m = &rc->metas[rc->n];
+
+	tether__secret_meta__init(m);
+	m->object_id = id;
+	m->version = version;
+	rc->ptrs[rc->n] = m;
+	if (++rc->n == RECONCILE_BATCH)
+		return send_batch(rc, 0);
+	return 0;
+}
+
+int cat_vault_attach(struct cat_vault *v, int fd, struct cat_store *store,
+		     struct err *e)
+{
+	struct reconcile_ctx rc = { .v = v };
+	int flags;
+
+	cat_vault_close(v);
+	flags = fcntl(fd, F_GETFL);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+		close(fd);
+		return err_set(e, "XX000", "internal error: vault: cannot set up channel: %s",
+			       strerror(errno));
+	}
+	v->chan.fd = fd;
+	v->state = CAT_VAULT_RECONCILING;
+	v->reconcile_request_id = v->next_request_id++;
+	rc.metas = calloc(RECONCILE_BATCH, sizeof(*rc.metas));
+	rc.ptrs = calloc(RECONCILE_BATCH, sizeof(*rc.ptrs));
+	if (!rc.metas || !rc.ptrs) {
+		free(rc.metas);
+		free(rc.ptrs);
+		cat_vault_close(v);
+		return err_set(e, "53200", "out of memory");
+	}
+	if (cat_store_each_secret(store, reconcile_one, &rc, e) < 0 ||
+	    send_batch(&rc, 1) < 0) {
+		free(rc.metas);
+		free(rc.ptrs);
+		cat_vault_close(v);
+		if (!err_is_set(e))
+			err_set(e, "XX000", "internal error: vault: reconcile failed: %s",
+				strerror(errno));
+		return -1;
+	}
+	free(rc.metas);
+	free(rc.ptrs);
+	log_info("vault_reconcile_sent", "request_id=%" PRIu64, v->reconcile_request_id);
+	return 0;
+}
+
+void cat_vault_reconciled(struct cat_vault *v, const Tether__ReconcileResult *r)
+{
+	for (size_t i = 0; i < r->n_missing; i++)
+		log_error("secret_missing_ciphertext",
+			  "id=u%" PRIu64 " msg=\"catalog secret has no ciphertext in the vault\"",
+			  r->missing[i]);
+	if (r->shredded)
+		log_warn("vault_orphans_shredded", "count=%u", r->shredded);
+	if (r->max_object_id > v->max_object_id)
+		v->max_object_id = r->max_object_id;
+	if (r->max_version > v->max_version)
+		v->max_version = r->max_version;
+	v->state = CAT_VAULT_READY;
+	log_info("vault_ready", "max_object_id=%" PRIu64 " max_version=%" PRIu64
+		 " missing=%zu shredded=%u", r->max_object_id, r->max_version,
+		 r->n_missing, r->shredded);
+}
+
+int cat_vault_put_secret(struct cat_vault *v, uint64_t id, uint64_t version,
+			 const uint8_t *value, size_t len, const char *name,
+			 const char *role, int replace, uint64_t *request_id)
+{
+	uint64_t rid = v->next_request_id++;
+	size_t off = 0;
+
+	do {
+		Tether__Envelope env = TETHER__ENVELOPE__INIT;
+		Tether__PutSecret put = TETHER__PUT_SECRET__INIT;
+		size_t n = len - off < IPC_CHUNK_SIZE ? len - off : IPC_CHUNK_SIZE;
+
+		env.request_id = rid;
+		env.body_case = TETHER__ENVELOPE__BODY_PUT_SECRET;
+		env.put_secret = &put;
+		put.object_id = id;
+		put.version = version;
+		put.total_size = (uint32_t)len;
+		put.offset = (uint32_t)off;
+		put.chunk.data = (uint8_t *)(value + off);
+		put.chunk.len = n;
+		put.last = off + n == len;
+		put.object_name = (char *)name;
+		put.role = (char *)role;
+		put.replace = replace;
+		if (enqueue(v, &env) < 0)
+			return -1;
+		off += n;
+	} while (off < len);
+	*request_id = rid;
+	return 0;
+}
+
+int cat_vault_delete_secret(struct cat_vault *v, uint64_t id, const char *name,
+			    const char *role, uint64_t *request_id)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__DeleteSecret del = TETHER__DELETE_SECRET__INIT;
+
+	env.request_id = v->next_request_id++;
+	env.body_case = TETHER__ENVELOPE__BODY_DELETE_SECRET;
+	env.delete_secret = &del;
+	del.object_id = id;
+	del.object_name = (char *)name;
+	del.role = (char *)role;
+	if (request_id)
+		*request_id = env.request_id;
+	return enqueue(v, &env);
+}
+
+int cat_vault_commit_secret(struct cat_vault *v, uint64_t id, uint64_t version)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__CommitSecret c = TETHER__COMMIT_SECRET__INIT;
+
+	env.request_id = v->next_request_id++;
+	env.body_case = TETHER__ENVELOPE__BODY_COMMIT_SECRET;
+	env.commit_secret = &c;
+	c.object_id = id;
+	c.version = version;
+	return enqueue(v, &env);
+}
+
+int cat_vault_audit(struct cat_vault *v, const char *event, const char *role,
+		    const char *object_id, const char *detail)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__AuditEvent a = TETHER__AUDIT_EVENT__INIT;
+
+	env.request_id = v->next_request_id++;
+	env.body_case = TETHER__ENVELOPE__BODY_AUDIT_EVENT;
+	env.audit_event = &a;
+	a.event = (char *)event;
+	a.role = (char *)role;
+	a.object_id = (char *)object_id;
+	a.detail = (char *)detail;
+	return enqueue(v, &env);
+}

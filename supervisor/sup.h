@@ -1,0 +1,105 @@
+/* tetherd's testable parts: argument parsing, data directory and lock,
+ * the listening socket, restart backoff, the child role table and the
+ * fork+exec of a child with its channels on known descriptors. */
+#ifndef TETHER_SUP_H
+#define TETHER_SUP_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "ipc.h"
+#include "log.h"
+#include "sandbox.h"
+
+#define SUP_DEFAULT_DATA_DIR "./data"
+#define SUP_LOCK_NAME "tetherd.lock"
+#define SUP_SOCKET_PORT 6875
+#define SUP_SOCKET_NAME ".s.PGSQL.6875"
+#define SUP_LISTEN_BACKLOG 128
+#define SUP_SHUTDOWN_GRACE_MS 5000
+
+/* ---- arguments ---- */
+struct sup_args {
+	char data_dir[PATH_MAX];
+	enum log_level log_level;
+	int help;
+};
+
+/* Parses argv (argv[0] is skipped). Returns 0, or -1 with e set. */
+int sup_args_parse(int argc, char *const argv[], struct sup_args *a, struct err *e);
+const char *sup_usage(void);
+
+/* ---- data directory ---- */
+/* Creates `dir` (and missing parents) and dir/catalog, dir/vault, all 0700.
+ * An existing directory with group/other permission bits is chmod'ed to
+ * 0700 with a warning; one owned by another user is refused. Writes the
+ * absolute path of `dir` into abs. */
+int sup_datadir_init(const char *dir, char *abs, size_t abs_size, struct err *e);
+
+/* Takes dir/tetherd.lock (flock, exclusive, non-blocking) and writes our
+ * pid into it. If another process holds it: -1 with a message naming its
+ * pid. The lock lives as long as *fd_out stays open. */
+int sup_lock_acquire(const char *dir, int *fd_out, struct err *e);
+
+/* Binds dir/.s.PGSQL.6875 (mode 0600, a stale socket file is removed:
+ * the caller holds the lock) and listens. */
+int sup_listener_open(const char *dir, int *fd_out, struct err *e);
+void sup_listener_path(const char *dir, char *buf, size_t size);
+
+/* ---- restart backoff ---- */
+#define SUP_BACKOFF_MIN_MS 100u
+#define SUP_BACKOFF_MAX_MS 10000u
+#define SUP_BACKOFF_RESET_MS 30000u
+
+struct sup_backoff {
+	unsigned int next_ms;
+};
+
+void sup_backoff_init(struct sup_backoff *b);
+/* Delay before restarting a child that ran for ran_ms: 100 ms doubling to
+ * 10 s; a child that ran 30 s or more starts again at 100 ms. */
+unsigned int sup_backoff_next(struct sup_backoff *b, uint64_t ran_ms);
+
+/* ---- children ---- */
+enum sup_child {
+	SUP_CHILD_VAULT,        /* started first: the catalog reconciles with it */
+	SUP_CHILD_CATALOG,
+	SUP_CHILD_COUNT
+};
+
+enum sup_restart {
+	SUP_RESTART_ALWAYS,     /* restart with backoff whatever the exit */
+};
+
+struct sup_role {
+	const char *name;               /* "vault": logs, NewPeerChannel */
+	const char *exe;                /* found next to tetherd */
+	enum sbx_role sandbox;
+	enum ipc_channel channel;       /* its channel to tetherd (we are end A) */
+	enum sup_restart restart;
+	int gets_listener;              /* fd SBX_FD_LISTENER at exec */
+};
+
+extern const struct sup_role sup_roles[SUP_CHILD_COUNT];
+
+/* Fills out[] with the child's environment: PATH=/usr/bin:/bin plus the
+ * entries of env named in the pass-through table (TETHER_SECCOMP_DEBUG and
+ * the sanitizer options); NULL-terminated. Returns the count. */
+size_t sup_child_env(char *const *env, const char **out, size_t max);
+
+/* fork + exec of `path` with argv/envp; fds[i] becomes descriptor 3 + i,
+ * stdin is /dev/null, every other descriptor is closed, signals unblocked,
+ * PR_SET_PDEATHSIG(SIGKILL). Waits until the exec happened: returns the pid,
+ * or -1 with e set (exec failure included; that child is reaped). */
+pid_t sup_spawn(const char *path, char *const argv[], const char *const envp[],
+		const int *fds, size_t nfds, struct err *e);
+
+/* Directory of the running executable (where the children live). */
+int sup_self_dir(char *buf, size_t size, struct err *e);
+
+uint64_t sup_now_ms(void);
+
+#endif

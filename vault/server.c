@@ -1,0 +1,621 @@
+/* The vault's request loop. Handlers only append records and queue
+ * replies; the loop makes a batch durable with one fsync of the store and
+ * one of the audit log, then answers. A catalog that breaks the protocol
+ * is audited and cut off until the supervisor hands over a new channel. */
+#include "server.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "keymem.h"
+#include "log.h"
+
+enum pending_kind { PEND_REPLY, PEND_META_PAGE, PEND_RECONCILE };
+
+struct meta_item {
+	uint64_t object_id, version;
+	uint32_t term, size;
+};
+
+struct vault_pending {
+	enum pending_kind kind;
+	uint64_t request_id;
+	struct err err;                         /* PEND_REPLY: set = failure */
+	struct meta_item *items;                /* PEND_META_PAGE */
+	size_t nitems;
+	int more;
+	struct vault_reconcile_result rr;       /* PEND_RECONCILE */
+};
+
+/* Handler results. */
+#define H_OK 0
+#define H_FATAL (-1)      /* vault state unknown: exit non-zero */
+#define H_VIOLATION 1     /* cut the peer off */
+
+/* ---- pending replies ---- */
+
+static struct vault_pending *pending_add(struct vault_server *s,
+					 enum pending_kind kind, uint64_t request_id)
+{
+	struct vault_pending *p;
+
+	if (s->npending == s->cappending) {
+		size_t cap = s->cappending ? s->cappending * 2 : 16;
+		p = realloc(s->pending, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		s->pending = p;
+		s->cappending = cap;
+	}
+	p = &s->pending[s->npending++];
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	p->request_id = request_id;
+	return p;
+}
+
+static int reply_later(struct vault_server *s, uint64_t request_id,
+		       const struct err *e)
+{
+	struct vault_pending *p = pending_add(s, PEND_REPLY, request_id);
+
+	if (!p)
+		return H_FATAL;
+	if (e && err_is_set(e))
+		p->err = *e;
+	return H_OK;
+}
+
+static void pending_release(struct vault_pending *p)
+{
+	free(p->items);
+	p->items = NULL;
+	vault_reconcile_result_free(&p->rr);
+}
+
+static void pending_clear(struct vault_server *s)
+{
+	for (size_t i = 0; i < s->npending; i++)
+		pending_release(&s->pending[i]);
+	s->npending = 0;
+}
+
+/* ---- state tied to one catalog channel ---- */
+
+static void put_drop(struct vault_server *s)
+{
+	vault_secbuf_free(s->put.buf);
+	free(s->put.name);
+	free(s->put.role);
+	memset(&s->put, 0, sizeof(s->put));
+}
+
+static void catalog_reset(struct vault_server *s)
+{
+	put_drop(s);
+	s->put_failed = 0;
+	s->nkeep = 0;
+	/* Replies for a channel that is gone have nobody to go to; their
+	 * records are still made durable by the coming commit. */
+	pending_clear(s);
+}
+
+static void catalog_lost(struct vault_server *s, const char *why)
+{
+	if (s->cat.fd >= 0) {
+		close(s->cat.fd);
+		log_warn("catalog_channel_closed", "reason=%s generation=%" PRIu64, why,
+			 s->cat_generation);
+	}
+	s->cat.fd = -1;
+	catalog_reset(s);
+}
+
+static int audit_denied(struct vault_server *s, const char *channel,
+			const char *reason)
+{
+	struct err e = { 0 };
+	struct audit_field f[] = {
+		{ "channel", channel },
+		{ "reason", reason },
+	};
+
+	if (vault_audit(s->v, "request_denied", f, 2, &e) < 0) {
+		log_error("audit_failed", "event=request_denied");
+		return H_FATAL;
+	}
+	return H_OK;
+}
+
+/* ---- catalog handlers ---- */
+
+/* Answers request_id with an error once and ignores the rest of its
+ * chunks (up to the one with last=true). */
+static int put_reject(struct vault_server *s, uint64_t request_id, int last,
+		      const char *sqlstate, const char *what)
+{
+	struct err e;
+
+	if (strcmp(sqlstate, "54000") == 0)
+		err_set(&e, sqlstate, "secrets can not be bigger than 512KiB");
+	else
+		err_set(&e, sqlstate, "internal error: vault: %s", what);
+	log_warn("put_secret_rejected", "request=%" PRIu64 " reason=\"%s\"", request_id, what);
+	put_drop(s);
+	s->put_failed = !last;
+	s->failed_request_id = request_id;
+	return reply_later(s, request_id, &e);
+}
+
+static int put_begin(struct vault_server *s, uint64_t rid, const Tether__PutSecret *m)
+{
+	if (m->total_size > IPC_MAX_SECRET)
+		return put_reject(s, rid, m->last, "54000", "value too large");
+	if (m->offset != 0)
+		return put_reject(s, rid, m->last, "XX000", "secret chunk out of order");
+	s->put.buf = vault_secbuf_alloc(m->total_size);
+	s->put.name = strdup(m->object_name ? m->object_name : "");
+	s->put.role = strdup(m->role ? m->role : "");
+	if (!s->put.buf || !s->put.name || !s->put.role)
+		return put_reject(s, rid, m->last, "XX000", "out of memory");
+	s->put.active = 1;
+	s->put.request_id = rid;
+	s->put.object_id = m->object_id;
+	s->put.version = m->version;
+	s->put.total = m->total_size;
+	s->put.replace = m->replace;
+	return H_OK;
+}
+
+static int handle_put_secret(struct vault_server *s, const Tether__Envelope *env)
+{
+	const Tether__PutSecret *m = env->put_secret;
+	uint64_t rid = env->request_id;
+	size_t clen = m->chunk.len;
+
+	if (s->put.active && s->put.request_id != rid) {
+		/* Chunks of two uploads interleaved: the first one is void. */
+		if (put_reject(s, s->put.request_id, 0, "XX000",
+			       "secret upload interrupted by another request") != H_OK)
+			return H_FATAL;
+	}
+	if (!s->put.active) {
+		if (s->put_failed && s->failed_request_id == rid) {
+			if (m->last)
+				s->put_failed = 0;
+			return H_OK;    /* already answered with an error */
+		}
+		int rc = put_begin(s, rid, m);
+		if (rc != H_OK || !s->put.active)
+			return rc;      /* rejected: answered already */
+	} else if (m->object_id != s->put.object_id || m->version != s->put.version ||
+		   m->total_size != s->put.total) {
+		return put_reject(s, rid, m->last, "XX000", "secret chunk does not match its upload");
+	} else if (m->offset != s->put.received) {
+		return put_reject(s, rid, m->last, "XX000", "secret chunk out of order");
+	}
+	if (clen > s->put.total - s->put.received)
+		return put_reject(s, rid, m->last, "XX000", "secret chunks exceed the announced size");
+	if (clen)
+		memcpy(s->put.buf + s->put.received, m->chunk.data, clen);
+	s->put.received += (uint32_t)clen;
+	if (!m->last)
+		return H_OK;
+	if (s->put.received != s->put.total)
+		return put_reject(s, rid, 1, "XX000", "secret upload ended early");
+
+	struct err e = { 0 };
+	struct vault_actor who = { s->put.role, s->put.name };
+	if (vault_secret_put(s->v, s->put.object_id, s->put.version, s->put.buf,
+			     s->put.total, s->put.replace, &who, &e) < 0)
+		log_warn("put_secret_failed", "request=%" PRIu64 " object=u%" PRIu64
+			 " version=%" PRIu64 " sqlstate=%s", rid, s->put.object_id,
+			 s->put.version, e.sqlstate);
+	put_drop(s);
+	return reply_later(s, rid, &e);
+}
+
+static int handle_commit_secret(struct vault_server *s, const Tether__Envelope *env)
+{
+	struct err e = { 0 };
+
+	if (vault_secret_commit(s->v, env->commit_secret->object_id,
+				env->commit_secret->version, &e) < 0)
+		log_error("commit_secret_failed", "object=u%" PRIu64 " sqlstate=%s",
+			  env->commit_secret->object_id, e.sqlstate);
+	return H_OK;
+}
+
+static int handle_delete_secret(struct vault_server *s, const Tether__Envelope *env)
+{
+	const Tether__DeleteSecret *m = env->delete_secret;
+	struct vault_actor who = { m->role, m->object_name };
+	struct err e = { 0 };
+
+	vault_secret_delete(s->v, m->object_id, &who, &e);
+	return reply_later(s, env->request_id, &e);
+}
+
+static int handle_list_meta(struct vault_server *s, const Tether__Envelope *env)
+{
+	const struct vault_store *st = &s->v->store;
+	const Tether__ListSecretMeta *m = env->list_secret_meta;
+	size_t limit = m->limit ? m->limit : VAULT_META_PAGE_DEFAULT;
+	size_t i = vault_store_first_after(st, m->after_object_id);
+	struct vault_pending *p = pending_add(s, PEND_META_PAGE, env->request_id);
+
+	if (!p)
+		return H_FATAL;
+	if (limit > VAULT_META_PAGE_MAX)
+		limit = VAULT_META_PAGE_MAX;
+	/* Whole objects per page: all versions of an object travel together,
+	 * since the next page starts after the last object id. */
+	p->items = calloc(limit, sizeof(*p->items));
+	if (!p->items)
+		return H_FATAL;
+	while (i < st->count) {
+		size_t j = i;
+		while (j < st->count && st->entries[j].object_id == st->entries[i].object_id)
+			j++;
+		if (p->nitems + (j - i) > limit) {
+			if (p->nitems > 0)
+				break;
+			j = i + limit;  /* one object with more versions than a page */
+		}
+		for (; i < j; i++) {
+			const struct vault_store_entry *ent = &st->entries[i];
+			p->items[p->nitems++] = (struct meta_item){
+				ent->object_id, ent->version, ent->term, ent->size };
+		}
+	}
+	p->more = i < st->count;
+	return H_OK;
+}
+
+static int handle_reconcile(struct vault_server *s, const Tether__Envelope *env)
+{
+	const Tether__ReconcileBatch *m = env->reconcile_batch;
+	struct vault_pending *p;
+	struct err e = { 0 };
+
+	if (m->n_items > VAULT_RECONCILE_MAX - s->nkeep) {
+		log_warn("reconcile_too_large", "items=%zu", s->nkeep + m->n_items);
+		return H_VIOLATION;
+	}
+	if (s->nkeep + m->n_items > s->capkeep) {
+		size_t cap = s->capkeep ? s->capkeep : 1024;
+		while (cap < s->nkeep + m->n_items)
+			cap *= 2;
+		struct vault_ref *k = realloc(s->keep, cap * sizeof(*k));
+		if (!k)
+			return H_FATAL;
+		s->keep = k;
+		s->capkeep = cap;
+	}
+	for (size_t i = 0; i < m->n_items; i++)
+		s->keep[s->nkeep++] = (struct vault_ref){ m->items[i]->object_id,
+							  m->items[i]->version };
+	if (!m->last)
+		return H_OK;
+	p = pending_add(s, PEND_RECONCILE, env->request_id);
+	if (!p)
+		return H_FATAL;
+	if (vault_reconcile(s->v, s->keep, s->nkeep, &p->rr, &e) < 0) {
+		p->kind = PEND_REPLY;
+		p->err = e;
+	} else {
+		log_info("reconciled", "named=%zu shredded=%u missing=%zu",
+			 s->nkeep, p->rr.shredded, p->rr.nmissing);
+	}
+	s->nkeep = 0;
+	return H_OK;
+}
+
+static int handle_audit_event(struct vault_server *s, const Tether__Envelope *env)
+{
+	const Tether__AuditEvent *m = env->audit_event;
+	struct err e = { 0 };
+	struct audit_field f[] = {
+		{ "action", m->event && *m->event ? m->event : "unknown" },
+		{ "role", m->role && *m->role ? m->role : NULL },
+		{ "object", m->object_id && *m->object_id ? m->object_id : NULL },
+		{ "detail", m->detail && *m->detail ? m->detail : NULL },
+	};
+
+	if (vault_audit(s->v, "ddl", f, 4, &e) < 0)
+		log_error("audit_failed", "event=ddl");
+	return H_OK;
+}
+
+#define B(x) TETHER__ENVELOPE__BODY_##x
+struct handler {
+	Tether__Envelope__BodyCase kind;
+	const char *name;
+	int (*fn)(struct vault_server *s, const Tether__Envelope *env);
+};
+
+/* What the catalog may ask (proto/ipc.c's permit table enforces the same
+ * set before a message gets here). */
+static const struct handler catalog_handlers[] = {
+	{ B(PUT_SECRET), "put_secret", handle_put_secret },
+	{ B(COMMIT_SECRET), "commit_secret", handle_commit_secret },
+	{ B(DELETE_SECRET), "delete_secret", handle_delete_secret },
+	{ B(LIST_SECRET_META), "list_secret_meta", handle_list_meta },
+	{ B(RECONCILE_BATCH), "reconcile_batch", handle_reconcile },
+	{ B(AUDIT_EVENT), "audit_event", handle_audit_event },
+};
+
+static const struct handler *handler_find(const struct handler *t, size_t n,
+					  Tether__Envelope__BodyCase kind)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t[i].kind == kind)
+			return &t[i];
+	return NULL;
+}
+
+/* ---- supervisor handlers ---- */
+
+static int handle_new_peer(struct vault_server *s, const Tether__Envelope *env, int fd)
+{
+	(void)env;
+	if (fd < 0) {
+		log_warn("new_peer_channel_without_fd", NULL);
+		return H_OK;
+	}
+	catalog_lost(s, "replaced");
+	ipc_chan_init(&s->cat, fd, IPC_CATALOG_VAULT, IPC_END_B);
+	s->cat_generation++;
+	log_info("catalog_channel_open", "generation=%" PRIu64, s->cat_generation);
+	return H_OK;
+}
+
+static int handle_health(struct vault_server *s, const Tether__Envelope *env, int fd)
+{
+	(void)s;
+	(void)env;
+	(void)fd;
+	log_debug("health", NULL);
+	return H_OK;
+}
+
+static const struct {
+	Tether__Envelope__BodyCase kind;
+	int (*fn)(struct vault_server *s, const Tether__Envelope *env, int fd);
+} supervisor_handlers[] = {
+	{ B(NEW_PEER_CHANNEL), handle_new_peer },
+	{ B(HEALTH), handle_health },
+};
+#undef B
+
+/* One message from tetherd. Returns 1 to keep serving, 0 when tetherd is
+ * gone, H_FATAL on a broken supervisor. */
+static int serve_supervisor(struct vault_server *s)
+{
+	Tether__Envelope *env;
+	int fd = -1, rc = H_OK;
+
+	switch (ipc_recv(&s->sup, &env, &fd)) {
+	case IPC_RECV_AGAIN:
+		return 1;
+	case IPC_RECV_CLOSED:
+		log_info("supervisor_gone", NULL);
+		return 0;
+	case IPC_RECV_VIOLATION:
+		/* tetherd is trusted: a bad packet from it is a broken invariant. */
+		audit_denied(s, ipc_channel_name(IPC_SUP_VAULT), "violation");
+		return H_FATAL;
+	case IPC_RECV_MESSAGE:
+		break;
+	}
+	for (size_t i = 0; i < sizeof(supervisor_handlers) / sizeof(supervisor_handlers[0]); i++)
+		if (supervisor_handlers[i].kind == env->body_case) {
+			rc = supervisor_handlers[i].fn(s, env, fd);
+			fd = -1;
+			break;
+		}
+	if (fd >= 0)
+		close(fd);
+	ipc_envelope_free(env);
+	return rc == H_OK ? 1 : rc;
+}
+
+static int cat_readable(const struct vault_server *s)
+{
+	struct pollfd p = { .fd = s->cat.fd, .events = POLLIN };
+
+	/* Any event counts: ipc_recv turns HUP, ERR and NVAL into "closed". */
+	return s->cat.fd >= 0 && poll(&p, 1, 0) > 0 && p.revents != 0;
+}
+
+/* Applies every packet the catalog has queued (up to a batch). */
+static int serve_catalog_batch(struct vault_server *s)
+{
+	for (int n = 0; n < VAULT_BATCH_MAX && cat_readable(s); n++) {
+		Tether__Envelope *env;
+		const struct handler *h;
+		int fd = -1, rc;
+
+		switch (ipc_recv(&s->cat, &env, &fd)) {
+		case IPC_RECV_AGAIN:
+			return H_OK;
+		case IPC_RECV_CLOSED:
+			catalog_lost(s, "closed");
+			return H_OK;
+		case IPC_RECV_VIOLATION:
+			catalog_lost(s, "violation");
+			return audit_denied(s, ipc_channel_name(IPC_CATALOG_VAULT),
+					    "violation");
+		case IPC_RECV_MESSAGE:
+			break;
+		}
+		if (fd >= 0)
+			close(fd);      /* ipc_recv only passes fds with NewPeerChannel */
+		h = handler_find(catalog_handlers,
+				 sizeof(catalog_handlers) / sizeof(catalog_handlers[0]),
+				 env->body_case);
+		rc = h ? h->fn(s, env) : H_VIOLATION;
+		ipc_envelope_free(env);
+		if (rc == H_VIOLATION) {
+			catalog_lost(s, "violation");
+			return audit_denied(s, ipc_channel_name(IPC_CATALOG_VAULT),
+					    h ? h->name : "unhandled_kind");
+		}
+		if (rc == H_FATAL || vault_broken(s->v))
+			return H_FATAL;
+	}
+	return H_OK;
+}
+
+/* ---- replies ---- */
+
+static int send_pending(struct vault_server *s, const struct vault_pending *p)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	env.request_id = p->request_id;
+
+	if (p->kind == PEND_REPLY)
+		return ipc_send_reply(&s->cat, p->request_id, &p->err);
+	if (p->kind == PEND_META_PAGE) {
+		Tether__SecretMetaPage page = TETHER__SECRET_META_PAGE__INIT;
+		Tether__SecretMeta *items = calloc(p->nitems + 1, sizeof(*items));
+		Tether__SecretMeta **ptrs = calloc(p->nitems + 1, sizeof(*ptrs));
+		int rc = -1;
+
+		if (items && ptrs) {
+			for (size_t i = 0; i < p->nitems; i++) {
+				tether__secret_meta__init(&items[i]);
+				items[i].object_id = p->items[i].object_id;
+				items[i].version = p->items[i].version;
+				items[i].key_term = p->items[i].term;
+				items[i].size = p->items[i].size;
+				ptrs[i] = &items[i];
+			}
+			page.n_items = p->nitems;
+			page.items = ptrs;
+			page.more = p->more;
+			env.body_case = TETHER__ENVELOPE__BODY_SECRET_META_PAGE;
+			env.secret_meta_page = &page;
+			rc = ipc_send(&s->cat, &env, -1);
+		}
+		free(items);
+		free(ptrs);
+		return rc;
+	}
+	Tether__ReconcileResult rr = TETHER__RECONCILE_RESULT__INIT;
+	rr.shredded = p->rr.shredded;
+	rr.missing = p->rr.missing;
+	rr.n_missing = p->rr.nmissing > VAULT_MISSING_REPORT_MAX ?
+		       VAULT_MISSING_REPORT_MAX : p->rr.nmissing;
+	rr.max_object_id = p->rr.max_object_id;
+	rr.max_version = p->rr.max_version;
+	env.body_case = TETHER__ENVELOPE__BODY_RECONCILE_RESULT;
+	env.reconcile_result = &rr;
+	return ipc_send(&s->cat, &env, -1);
+}
+
+/* The group commit: durable first, then every reply of the batch. */
+static int commit_batch(struct vault_server *s)
+{
+	struct err e = { 0 };
+	int rc = H_OK;
+
+	if (vault_sync(s->v, &e) < 0) {
+		log_error("group_commit_failed", "sqlstate=%s", e.sqlstate);
+		/* Nothing of this batch may be acknowledged. */
+		for (size_t i = 0; i < s->npending; i++) {
+			pending_release(&s->pending[i]);
+			s->pending[i].kind = PEND_REPLY;
+			err_set(&s->pending[i].err, "XX000",
+				"internal error: vault: could not make the change durable");
+		}
+		rc = H_FATAL;
+	}
+	for (size_t i = 0; i < s->npending && s->cat.fd >= 0; i++)
+		if (send_pending(s, &s->pending[i]) < 0) {
+			catalog_lost(s, "send_failed");
+			break;
+		}
+	pending_clear(s);
+	return rc;
+}
+
+/* ---- loop ---- */
+
+void vault_server_init(struct vault_server *s, struct vault *v, int sup_fd,
+		       int cat_fd)
+{
+	memset(s, 0, sizeof(*s));
+	s->v = v;
+	ipc_chan_init(&s->sup, sup_fd, IPC_SUP_VAULT, IPC_END_B);
+	ipc_chan_init(&s->cat, cat_fd, IPC_CATALOG_VAULT, IPC_END_B);
+	s->cat_generation = cat_fd >= 0 ? 1 : 0;
+}
+
+static void announce(struct vault_server *s)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__Health h = TETHER__HEALTH__INIT;
+
+	h.role = "vault";
+	h.pid = (uint64_t)getpid();
+	env.body_case = TETHER__ENVELOPE__BODY_HEALTH;
+	env.health = &h;
+	if (ipc_send(&s->sup, &env, -1) < 0)
+		log_warn("health_send_failed", "errno=%d", errno);
+}
+
+int vault_server_run(struct vault_server *s, const sigset_t *poll_mask,
+		     volatile sig_atomic_t *stop)
+{
+	announce(s);
+	while (!*stop) {
+		struct pollfd pfd[2] = {
+			{ .fd = s->sup.fd, .events = POLLIN },
+			{ .fd = s->cat.fd, .events = POLLIN },
+		};
+		int rc;
+
+		if (ppoll(pfd, s->cat.fd >= 0 ? 2 : 1, NULL, poll_mask) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("poll_failed", "errno=%d", errno);
+			return -1;
+		}
+		if (pfd[0].revents) {
+			rc = serve_supervisor(s);
+			if (rc == 0) {
+				commit_batch(s);
+				return 0;
+			}
+			if (rc == H_FATAL) {
+				commit_batch(s);
+				return -1;
+			}
+			continue;   /* the catalog fd may have been replaced */
+		}
+		if (s->cat.fd >= 0 && pfd[1].revents) {
+			rc = serve_catalog_batch(s);
+			if (commit_batch(s) != H_OK || rc == H_FATAL)
+				return -1;
+		}
+	}
+	log_info("vault_stopping", "reason=signal");
+	return commit_batch(s) == H_OK ? 0 : -1;
+}
+
+void vault_server_free(struct vault_server *s)
+{
+	catalog_reset(s);
+	free(s->pending);
+	free(s->keep);
+	if (s->cat.fd >= 0)
+		close(s->cat.fd);
+	s->cat.fd = -1;
+}
