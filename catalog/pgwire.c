@@ -88,7 +88,7 @@ enum pgw_frame pgw_frame_message(const uint8_t *buf, size_t len, char *type,
 	if (len < 5)
 		return PGW_FRAME_NEED_MORE;
 	n = be32(buf + 1);
-	if (n < 4)
+	if (n < 4 || n > INT32_MAX)     /* Int32 on the wire: negative lies */
 		return PGW_FRAME_BAD_LENGTH;
 	if (n > PGW_MAX_MESSAGE)
 		return PGW_FRAME_TOO_LARGE;
@@ -108,7 +108,7 @@ enum pgw_frame pgw_frame_startup(const uint8_t *buf, size_t len,
 	if (len < 4)
 		return PGW_FRAME_NEED_MORE;
 	n = be32(buf);
-	if (n < 8)
+	if (n < 8 || n > INT32_MAX)
 		return PGW_FRAME_BAD_LENGTH;
 	if (n > PGW_MAX_STARTUP)
 		return PGW_FRAME_TOO_LARGE;

@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 tether_install_deps
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)"
-exec build/supervisor/tetherd --data-dir "${TETHER_DATA_DIR:-./data}"
+exec build/bin/tetherd --data-dir "${TETHER_DATA_DIR:-./data}"

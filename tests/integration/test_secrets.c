@@ -242,7 +242,11 @@ static int raw_connect(void)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.s.PGSQL.6875", daemon_.data_dir);
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%.90s/.s.PGSQL.6875",
+			     daemon_.data_dir) >= sizeof(sa.sun_path)) {
+		close(fd);
+		return -1;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		close(fd);
 		return -1;

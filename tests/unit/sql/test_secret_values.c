@@ -2,7 +2,7 @@
  * error with its SQLSTATE, the 512 KiB limit. */
 #include "sql_test.h"
 
-static void expect_value(const char *sql, const void *bytes, size_t len)
+static void expect_secret(const char *sql, const void *bytes, size_t len)
 {
 	struct cat_stmt *st = parse_one(sql);
 
@@ -17,55 +17,55 @@ static void expect_value(const char *sql, const void *bytes, size_t len)
 static void test_create_secret_text_literal(void **state)
 {
 	(void)state;
-	expect_value("CREATE SECRET s AS 'pa''ss\\w'", "pa'ss\\w", 7);
-	expect_value("CREATE SECRET s AS 'héllo'", "h\xc3\xa9llo", 6);
-	expect_value("CREATE SECRET s AS ''", "", 0);
-	expect_value("CREATE SECRET s AS 'ab'\n'cd'", "abcd", 4);
+	expect_secret("CREATE SECRET s AS 'pa''ss\\w'", "pa'ss\\w", 7);
+	expect_secret("CREATE SECRET s AS 'héllo'", "h\xc3\xa9llo", 6);
+	expect_secret("CREATE SECRET s AS ''", "", 0);
+	expect_secret("CREATE SECRET s AS 'ab'\n'cd'", "abcd", 4);
 }
 
 static void test_create_secret_cast_to_bytea(void **state)
 {
 	(void)state;
-	expect_value("CREATE SECRET s AS 'x'::bytea", "x", 1);
-	expect_value("CREATE SECRET s AS 'x'::BYTEA::bytea", "x", 1);
-	expect_value("CREATE SECRET s AS CAST('abc' AS bytea)", "abc", 3);
-	expect_value("CREATE SECRET s AS 'x'::pg_catalog.bytea", "x", 1);
-	expect_value("CREATE SECRET s AS ('x')", "x", 1);
+	expect_secret("CREATE SECRET s AS 'x'::bytea", "x", 1);
+	expect_secret("CREATE SECRET s AS 'x'::BYTEA::bytea", "x", 1);
+	expect_secret("CREATE SECRET s AS CAST('abc' AS bytea)", "abc", 3);
+	expect_secret("CREATE SECRET s AS 'x'::pg_catalog.bytea", "x", 1);
+	expect_secret("CREATE SECRET s AS ('x')", "x", 1);
 }
 
 static void test_create_secret_concatenation_cast_to_bytea(void **state)
 {
 	(void)state;
-	expect_value("CREATE SECRET s AS ('a' || 'b')::bytea", "ab", 2);
-	expect_value("CREATE SECRET s AS ('a' || 'b' || 'c')::bytea", "abc", 3);
-	expect_value("CREATE SECRET s AS CAST('user:' || 'pw' AS bytea)", "user:pw", 7);
+	expect_secret("CREATE SECRET s AS ('a' || 'b')::bytea", "ab", 2);
+	expect_secret("CREATE SECRET s AS ('a' || 'b' || 'c')::bytea", "abc", 3);
+	expect_secret("CREATE SECRET s AS CAST('user:' || 'pw' AS bytea)", "user:pw", 7);
 	/* bytea || unknown is bytea */
-	expect_value("CREATE SECRET s AS 'a'::bytea || 'b'", "ab", 2);
+	expect_secret("CREATE SECRET s AS 'a'::bytea || 'b'", "ab", 2);
 }
 
 static void test_create_secret_decode_base64(void **state)
 {
 	(void)state;
-	expect_value("CREATE SECRET s AS decode('aGVsbG8=', 'base64')", "hello", 5);
-	expect_value("CREATE SECRET s AS decode('aGVs bG8h\n', 'BASE64')", "hello!", 6);
-	expect_value("CREATE SECRET s AS decode('aGk=', 'base64')", "hi", 2);
-	expect_value("CREATE SECRET s AS decode('', 'base64')", "", 0);
-	expect_value("CREATE SECRET s AS pg_catalog.decode('AP8=', 'base64')", "\x00\xff", 2);
+	expect_secret("CREATE SECRET s AS decode('aGVsbG8=', 'base64')", "hello", 5);
+	expect_secret("CREATE SECRET s AS decode('aGVs bG8h\n', 'BASE64')", "hello!", 6);
+	expect_secret("CREATE SECRET s AS decode('aGk=', 'base64')", "hi", 2);
+	expect_secret("CREATE SECRET s AS decode('', 'base64')", "", 0);
+	expect_secret("CREATE SECRET s AS pg_catalog.decode('AP8=', 'base64')", "\x00\xff", 2);
 }
 
 static void test_create_secret_decode_hex(void **state)
 {
 	(void)state;
-	expect_value("CREATE SECRET s AS decode('00ff10Ab', 'hex')", "\x00\xff\x10\xab", 4);
-	expect_value("CREATE SECRET s AS decode('00 ff\n10', 'hex')", "\x00\xff\x10", 3);
-	expect_value("CREATE SECRET s AS decode('00', 'hex')::bytea", "\x00", 1);
+	expect_secret("CREATE SECRET s AS decode('00ff10Ab', 'hex')", "\x00\xff\x10\xab", 4);
+	expect_secret("CREATE SECRET s AS decode('00 ff\n10', 'hex')", "\x00\xff\x10", 3);
+	expect_secret("CREATE SECRET s AS decode('00', 'hex')::bytea", "\x00", 1);
 }
 
 static void test_create_secret_decode_escape(void **state)
 {
 	(void)state;
-	expect_value("CREATE SECRET s AS decode('a\\\\b\\000\\377', 'escape')", "a\\b\x00\xff", 5);
-	expect_value("CREATE SECRET s AS decode('plain', 'escape')", "plain", 5);
+	expect_secret("CREATE SECRET s AS decode('a\\\\b\\000\\377', 'escape')", "a\\b\x00\xff", 5);
+	expect_secret("CREATE SECRET s AS decode('plain', 'escape')", "plain", 5);
 }
 
 static void test_create_secret_decode_errors(void **state)

@@ -193,9 +193,9 @@ static void test_select_aggregates_joins_and_predicates(void **state)
 		      "JOIN \"mz_schemas\" AS \"sc\" ON (\"s\".\"schema_id\" = \"sc\".\"id\") WHERE "
 		      "(((\"s\".\"name\" IN ('a', 'b')) AND (\"s\".\"owner_id\" IS NOT NULL)) AND "
 		      "(NOT (\"s\".\"id\" BETWEEN 'u1' AND 'u9')))");
-	expect_select("SELECT lower(name), coalesce(owner_id, 'none'), coalesce(id) FROM mz_secrets LEFT OUTER JOIN mz_schemas USING (id)",
-		      "SELECT lower(\"name\") AS \"lower\", coalesce(\"owner_id\", 'none') AS \"coalesce\", "
-		      "\"id\" AS \"coalesce\" FROM \"mz_secrets\" LEFT JOIN \"mz_schemas\" USING (\"id\")");
+	expect_select("SELECT lower(s.name), coalesce(owner_id, 'none'), coalesce(id) FROM mz_secrets s LEFT OUTER JOIN mz_schemas USING (id)",
+		      "SELECT lower(\"s\".\"name\") AS \"lower\", coalesce(\"owner_id\", 'none') AS \"coalesce\", "
+		      "\"id\" AS \"coalesce\" FROM \"mz_secrets\" AS \"s\" LEFT JOIN \"mz_schemas\" USING (\"id\")");
 	expect_select("SELECT name FROM mz_secrets WHERE id IN (SELECT id FROM mz_schemas) "
 		      "UNION ALL SELECT name FROM mz_schemas WHERE EXISTS (SELECT 1)",
 		      "SELECT \"name\" AS \"name\" FROM \"mz_secrets\" WHERE (\"id\" IN (SELECT \"id\" AS \"id\" FROM \"mz_schemas\")) "

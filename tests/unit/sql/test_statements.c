@@ -388,7 +388,7 @@ static void test_deep_unary_and_not_chains_fail_cleanly(void **state)
 {
 	(void)state;
 	const size_t n = 20000;
-	char *sql = malloc(7 + 4 * n + 2);
+	char *sql = malloc(7 + 4 * n + 2);   /* also holds "- " * n */
 	size_t off;
 
 	assert_non_null(sql);
@@ -401,8 +401,10 @@ static void test_deep_unary_and_not_chains_fail_cleanly(void **state)
 	memcpy(sql + off, "1", 2);
 	expect_error(sql, "54001", "statement is too deeply nested", -1);
 	off = 7;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {   /* "--" would be a comment */
 		sql[off++] = '-';
+		sql[off++] = ' ';
+	}
 	memcpy(sql + off, "1", 2);
 	expect_error(sql, "54001", "statement is too deeply nested", -1);
 	free(sql);
