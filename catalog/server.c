@@ -404,6 +404,22 @@ static void vault_attach(struct server *srv, int fd)
 
 /* ---- supervisor channel ---- */
 
+/* Health tells tetherd that this catalog is up (sent once at start, and as
+ * the answer to a Health probe). */
+static void send_health(struct server *srv, uint64_t request_id)
+{
+	Tether__Envelope r = TETHER__ENVELOPE__INIT;
+	Tether__Health h = TETHER__HEALTH__INIT;
+
+	r.request_id = request_id;
+	r.body_case = TETHER__ENVELOPE__BODY_HEALTH;
+	r.health = &h;
+	h.role = "catalog";
+	h.pid = (uint64_t)getpid();
+	if (ipc_send(&srv->sup, &r, -1) < 0)
+		log_warn("health_send_failed", "errno=%d", errno);
+}
+
 static int supervisor_readable(struct server *srv)
 {
 	for (;;) {
@@ -421,15 +437,7 @@ static int supervisor_readable(struct server *srv)
 		if (env->body_case == TETHER__ENVELOPE__BODY_NEW_PEER_CHANNEL && fd >= 0) {
 			vault_attach(srv, fd);
 		} else if (env->body_case == TETHER__ENVELOPE__BODY_HEALTH) {
-			Tether__Envelope r = TETHER__ENVELOPE__INIT;
-			Tether__Health h = TETHER__HEALTH__INIT;
-
-			r.request_id = env->request_id;
-			r.body_case = TETHER__ENVELOPE__BODY_HEALTH;
-			r.health = &h;
-			h.role = "catalog";
-			h.pid = (uint64_t)getpid();
-			ipc_send(&srv->sup, &r, -1);
+			send_health(srv, env->request_id);
 		} else if (fd >= 0) {
 			close(fd);
 		}
@@ -481,6 +489,7 @@ int cat_server_run(struct cat_ctx *ctx, const struct cat_server_fds *fds,
 	err_clear(&e);
 	if (fds->vault_fd >= 0)
 		vault_attach(&srv, fds->vault_fd);
+	send_health(&srv, 0);
 
 	for (;;) {
 		size_t n = P_CLIENTS, nc = 0;

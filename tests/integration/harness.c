@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -28,8 +29,24 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+/* Reaps what is left of tetherd's process group (the harness is a child
+ * subreaper, so orphaned children come to it), waiting at most 5 s. */
+static void reap_group(pid_t pgid)
+{
+	for (long deadline = now_ms() + 5000; now_ms() < deadline;) {
+		pid_t r = waitpid(-pgid, NULL, WNOHANG);
+		if (r < 0 && errno == ECHILD)
+			return;
+		if (r <= 0)
+			th_sleep_ms(2);
+	}
+}
+
 static int spawn(struct tetherd *t)
 {
+	/* Children orphaned by a killed tetherd are reparented to us, so we can
+	 * tell when they are really gone. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	pid_t pid = fork();
 
 	if (pid < 0)
@@ -93,6 +110,7 @@ int th_stop(struct tetherd *t)
 	kill(t->pid, SIGTERM);
 	for (long deadline = now_ms() + 15000; now_ms() < deadline; th_sleep_ms(10)) {
 		if (waitpid(t->pid, &st, WNOHANG) == t->pid) {
+			reap_group(t->pid);
 			t->pid = 0;
 			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 		}
@@ -107,10 +125,7 @@ void th_kill(struct tetherd *t)
 		return;
 	kill(-t->pid, SIGKILL);
 	waitpid(t->pid, NULL, 0);
-	/* Children die by PDEATHSIG/group kill; give the kernel a moment to
-	 * release their files before a restart takes the lock. */
-	for (int i = 0; i < 200 && kill(-t->pid, 0) == 0; i++)
-		th_sleep_ms(5);
+	reap_group(t->pid);
 	t->pid = 0;
 }
 
