@@ -9,6 +9,7 @@
 
 #include "exec_int.h"
 #include "log.h"
+#include "rbac.h"
 
 #define QNAME_MAX (3 * (CAT_IDENT_MAX + 1))
 
@@ -127,6 +128,21 @@ static int lookup_item(struct exec_run *r, const struct cat_name *n,
 	return cat_store_find_item(r->ctx->store, sc->id, item, it, r->e);
 }
 
+int cat_ddl_lookup_item(struct exec_run *r, const struct cat_name *n,
+			struct cat_item *it, struct cat_schema *sc)
+{
+	return lookup_item(r, n, it, sc);
+}
+
+int cat_ddl_resolve_schema(struct exec_run *r, const struct cat_name *n,
+			   struct cat_schema *sc)
+{
+	if (n->nparts < 1 || n->nparts > 2)
+		return err_set(r->e, "42601", "schema name must have 1 or 2 components");
+	return resolve_schema(r, n->nparts == 2 ? n->parts[0] : session_db(r),
+			      n->parts[n->nparts - 1], n->nparts == 2, sc);
+}
+
 /* The schema a CREATE puts a new item into. */
 static int schema_for_create(struct exec_run *r, const struct cat_name *n,
 			     struct cat_schema *sc)
@@ -166,13 +182,12 @@ static void qualify(const struct cat_schema *sc, const char *name, char *buf,
 		snprintf(buf, size, "%s.%s.%s", sc->database, sc->name, name);
 }
 
+/* SQL.md 9.7: `must be owner of SECRET <qname>` (rbac.c). */
 static int check_owner(struct exec_run *r, const struct cat_item *it,
 		       const char *qname)
 {
-	if (r->s->role.superuser || !strcmp(r->s->role.id, it->owner_id))
-		return 0;
-	return err_set(r->e, "42501", "must be owner of %s %s",
-		       it->kind == CAT_OBJ_SECRET ? "SECRET" : "CONNECTION", qname);
+	(void)qname;
+	return cat_rbac_require_owner(r->ctx, r->s, it, r->e);
 }
 
 static int check_kind(struct exec_run *r, const struct cat_item *it,
@@ -245,9 +260,9 @@ int cat_ddl_create_secret(struct exec_run *r, struct cat_stmt *st)
 			return EXEC_ERROR;
 		return complete(r, st);
 	}
-	if (!r->s->role.superuser)
-		return err_set(r->e, "42501", "permission denied for SCHEMA \"%s.%s\"",
-			       sc.database, sc.name);
+	if (cat_rbac_require_schema(ctx, r->s, CAT_PRIV_CREATE, &sc, r->e) < 0 ||
+	    cat_ns_check_object_limit(r, &sc, "secret") < 0)
+		return EXEC_ERROR;
 	if (check_value_size(r, st) < 0)
 		return EXEC_ERROR;
 	count = cat_store_count_items(ctx->store, CAT_OBJ_SECRET, r->e);
@@ -513,9 +528,6 @@ int cat_ddl_drop(struct exec_run *r, struct cat_stmt *st)
 {
 	struct cat_ctx *ctx = r->ctx;
 	struct idset set = { 0 };
-	struct cat_item *items = NULL;
-	char (*qnames)[QNAME_MAX] = NULL;
-	size_t nsecrets = 0;
 	int ret = EXEC_ERROR;
 
 	for (size_t i = 0; i < st->nnames; i++) {
@@ -539,7 +551,8 @@ int cat_ddl_drop(struct exec_run *r, struct cat_stmt *st)
 		}
 		qualify(&sc, it.name, q, sizeof(q));
 		if (check_kind(r, &it, st->object_kind, q) < 0 ||
-		    check_owner(r, &it, q) < 0)
+		    check_owner(r, &it, q) < 0 ||
+		    cat_rbac_require_schema(ctx, r->s, CAT_PRIV_USAGE, &sc, r->e) < 0)
 			goto out;
 		if (idset_add(&set, it.id) < 0) {
 			oom(r);
@@ -550,13 +563,45 @@ int cat_ddl_drop(struct exec_run *r, struct cat_stmt *st)
 		ret = complete(r, st);
 		goto out;
 	}
-	if (close_over_dependents(r, &set, st->cascade) < 0)
+	ret = cat_ddl_drop_ids(r, st, set.ids, set.n, st->cascade, NULL, NULL);
+out:
+	free(set.ids);
+	return ret;
+}
+
+int cat_ddl_drop_ids(struct exec_run *r, struct cat_stmt *st, const uint64_t *ids,
+		     size_t n, int cascade,
+		     int (*in_txn)(struct exec_run *r, void *arg), void *arg)
+{
+	struct cat_ctx *ctx = r->ctx;
+	struct idset set = { 0 };
+	struct cat_item *items = NULL;
+	char (*qnames)[QNAME_MAX] = NULL;
+	size_t nsecrets = 0;
+	int ret = EXEC_ERROR;
+
+	for (size_t i = 0; i < n; i++)
+		if (idset_add(&set, ids[i]) < 0) {
+			oom(r);
+			goto out;
+		}
+	if (close_over_dependents(r, &set, cascade) < 0)
 		goto out;
-	items = calloc(set.n, sizeof(*items));
-	qnames = calloc(set.n, sizeof(*qnames));
+	items = calloc(set.n + 1, sizeof(*items));
+	qnames = calloc(set.n + 1, sizeof(*qnames));
 	if (!items || !qnames) {
 		oom(r);
 		goto out;
+	}
+	/* CASCADE: ownership of everything dropped [tether, SQL.md 9.7]. */
+	for (size_t i = 0; i < set.n; i++) {
+		if (cat_store_find_item_by_id(ctx->store, set.ids[i], &items[i], r->e) != 1) {
+			if (!err_is_set(r->e))
+				err_set(r->e, "42704", "unknown catalog item 'u%" PRIu64 "'", set.ids[i]);
+			goto out;
+		}
+		if (cat_rbac_require_owner(ctx, r->s, &items[i], r->e) < 0)
+			goto out;
 	}
 	if (cat_store_begin(ctx->store, r->e) < 0)
 		goto out;
@@ -573,6 +618,10 @@ int cat_ddl_drop(struct exec_run *r, struct cat_stmt *st)
 		}
 		if (items[i].kind == CAT_OBJ_SECRET)
 			nsecrets++;
+	}
+	if (in_txn && in_txn(r, arg) < 0) {
+		cat_store_rollback(ctx->store);
+		goto out;
 	}
 	if (cat_store_commit(ctx->store, r->e) < 0)
 		goto out;
@@ -665,7 +714,9 @@ int cat_ddl_vault_reply(struct exec_run *r, uint64_t request_id,
 			err_detail(r->e, "The DROP is committed in the catalog; start-up reconciliation shreds the ciphertext.");
 			rc = EXEC_ERROR;
 		} else {
-			rc = pgw_command_complete(r->out, "DROP SECRET") < 0 ? oom(r) : CAT_RUN_DONE;
+			/* The parked statement: DROP SECRET, DROP SCHEMA, ... */
+			rc = pgw_command_complete(r->out, cat_stmt_tag(&s->stmts[s->next])) < 0 ?
+			     oom(r) : CAT_RUN_DONE;
 		}
 		cat_ddl_pending_clear(s);
 		return rc;
@@ -716,6 +767,8 @@ int cat_ddl_show_objects(struct exec_run *r, struct cat_stmt *st)
 			return EXEC_ERROR;
 		err_clear(r->e);
 	}
+	if (cat_rbac_require_schema(r->ctx, r->s, CAT_PRIV_USAGE, &sc, r->e) < 0)
+		return EXEC_ERROR;
 	/* The user's WHERE runs inside the read-only, authorized connection. */
 	if (asprintf(&sql,
 		     "SELECT %s FROM (SELECT o.name AS name,%s"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ddl_conn.h"
 #include "exec_int.h"
 #include "log.h"
 
@@ -187,7 +188,7 @@ static const struct stmt_def {
 	[CAT_STMT_EMPTY] = { run_empty, NULL, 0, 0 },
 	[CAT_STMT_CREATE_SECRET] = { cat_ddl_create_secret, NULL, 1, 1 },
 	[CAT_STMT_ALTER_SECRET_VALUE] = { cat_ddl_alter_secret_value, NULL, 1, 1 },
-	[CAT_STMT_ALTER_SECRET_RENAME] = { cat_ddl_rename, NULL, 1, 0 },
+	[CAT_STMT_ALTER_SECRET_RENAME] = { cat_ddl_rename_item, NULL, 1, 0 },
 	[CAT_STMT_DROP_OBJECTS] = { cat_ddl_drop, NULL, 1, 0 },
 	[CAT_STMT_SHOW_OBJECTS] = { cat_ddl_show_objects, cat_ddl_describe_show_objects, 0, 0 },
 	[CAT_STMT_SELECT] = { run_select, describe_select, 0, 0 },
@@ -197,6 +198,25 @@ static const struct stmt_def {
 	[CAT_STMT_COMMIT] = { run_commit, NULL, 0, 0 },
 	[CAT_STMT_ROLLBACK] = { run_commit, NULL, 0, 0 },
 	[CAT_STMT_DISCARD] = { run_discard, NULL, 1, 0 },
+	[CAT_STMT_CREATE_ROLE] = { cat_role_create, NULL, 1, 0 },
+	[CAT_STMT_ALTER_ROLE] = { cat_role_alter, NULL, 1, 0 },
+	[CAT_STMT_DROP_ROLE] = { cat_role_drop, NULL, 1, 0 },
+	[CAT_STMT_GRANT_PRIV] = { cat_role_grant_priv, NULL, 1, 0 },
+	[CAT_STMT_REVOKE_PRIV] = { cat_role_grant_priv, NULL, 1, 0 },
+	[CAT_STMT_GRANT_ROLE] = { cat_role_grant_role, NULL, 1, 0 },
+	[CAT_STMT_REVOKE_ROLE] = { cat_role_grant_role, NULL, 1, 0 },
+	[CAT_STMT_ALTER_OWNER] = { cat_role_alter_owner, NULL, 1, 0 },
+	[CAT_STMT_CREATE_DATABASE] = { cat_ns_create_database, NULL, 1, 0 },
+	[CAT_STMT_CREATE_SCHEMA] = { cat_ns_create_schema, NULL, 1, 0 },
+	[CAT_STMT_DROP_DATABASE] = { cat_ns_drop, NULL, 1, 0 },
+	[CAT_STMT_DROP_SCHEMA] = { cat_ns_drop, NULL, 1, 0 },
+	[CAT_STMT_SET_ROLE] = { cat_role_set_role, NULL, 0, 0 },
+	[CAT_STMT_CREATE_CONNECTION] = { cat_ddl_create_connection, NULL, 1, 0 },
+	[CAT_STMT_ALTER_CONNECTION] = { cat_ddl_alter_connection, NULL, 1, 0 },
+	[CAT_STMT_VALIDATE_CONNECTION] = { cat_ddl_validate_connection, NULL, 0, 0 },
+	[CAT_STMT_SHOW_CREATE_CONNECTION] = { cat_ddl_show_create_connection,
+					      cat_ddl_describe_show_create, 0, 0 },
+	[CAT_STMT_COMMENT] = { cat_ddl_comment, NULL, 1, 0 },
 };
 #define NDEFS (sizeof(stmt_defs) / sizeof(stmt_defs[0]))
 

@@ -47,7 +47,8 @@ struct cat_prepared;
 struct cat_portal;
 
 struct cat_session {
-	struct cat_role role;
+	struct cat_role role;                /* current role (SET ROLE changes it) */
+	struct cat_role login_role;          /* session user (rbac.c) */
 	uint32_t backend_pid;
 	char txn;                            /* 'I', 'T', 'E' */
 	struct cat_setting *settings;        /* overrides of the defaults */

@@ -30,6 +30,37 @@ int cat_ddl_vault_reply(struct exec_run *r, uint64_t request_id,
 			const Tether__Reply *reply, int *finished);
 int cat_ddl_vault_lost(struct exec_run *r);
 void cat_ddl_pending_clear(struct cat_session *s);
+/* Drops items `ids` (with cascade, their transitive dependents; else 2BP01
+ * if any) in one transaction, after checking ownership of all of them;
+ * in_txn (may be NULL) runs inside that transaction after the deletes
+ * (DROP SCHEMA removes its rows there). Dropped secrets are shredded by the
+ * vault after commit (parks); the tag is st's. DONE, PARKED or -1. */
+int cat_ddl_drop_ids(struct exec_run *r, struct cat_stmt *st, const uint64_t *ids,
+		     size_t n, int cascade,
+		     int (*in_txn)(struct exec_run *r, void *arg), void *arg);
+
+/* Name resolution (SQL.md 2): an item, 1 found / 0 unknown / -1; a
+ * schema of 1-2 parts, 1 found / -1 (3D000, 3F000). */
+int cat_ddl_lookup_item(struct exec_run *r, const struct cat_name *n,
+			struct cat_item *it, struct cat_schema *sc);
+int cat_ddl_resolve_schema(struct exec_run *r, const struct cat_name *n,
+			   struct cat_schema *sc);
+
+/* ddl_role.c: roles, GRANT/REVOKE, OWNER TO, databases, schemas, SET ROLE */
+int cat_role_create(struct exec_run *r, struct cat_stmt *st);
+int cat_role_alter(struct exec_run *r, struct cat_stmt *st);
+int cat_role_drop(struct exec_run *r, struct cat_stmt *st);
+int cat_role_grant_priv(struct exec_run *r, struct cat_stmt *st);   /* and REVOKE */
+int cat_role_grant_role(struct exec_run *r, struct cat_stmt *st);   /* and REVOKE */
+int cat_role_alter_owner(struct exec_run *r, struct cat_stmt *st);
+int cat_role_set_role(struct exec_run *r, struct cat_stmt *st);
+int cat_ns_create_database(struct exec_run *r, struct cat_stmt *st);
+int cat_ns_create_schema(struct exec_run *r, struct cat_stmt *st);
+int cat_ns_drop(struct exec_run *r, struct cat_stmt *st);          /* DATABASE / SCHEMA */
+/* max_objects_per_schema (SQL.md 9.6) before creating an item of `kind`
+ * ("secret", "connection") in sc: 53400 past the limit. */
+int cat_ns_check_object_limit(struct exec_run *r, const struct cat_schema *sc,
+			      const char *kind);
 
 /* settings.c */
 struct cat_setting {

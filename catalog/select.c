@@ -16,6 +16,10 @@
 static const char *const allowed_views[] = {
 	"mz_secrets", "mz_connections", "mz_databases", "mz_schemas", "mz_roles",
 	"mz_object_dependencies", "mz_comments",
+	"mz_role_members", "mz_system_privileges",
+	"mz_ssh_tunnel_connections", "mz_aws_connections", "mz_aws_privatelink_connections",
+	"mz_kafka_connections", "mz_aws_privatelink_connection_statuses",
+	"mz_aws_privatelink_connection_status_history",
 };
 
 /* SQL.md 8.5 plus the harmless aggregates and string helpers. */

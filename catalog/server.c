@@ -365,6 +365,30 @@ static void vault_message(struct server *srv, Tether__Envelope *env)
 			log_warn("vault_request_failed", "request_id=%" PRIu64 " sqlstate=%s",
 				 env->request_id, env->reply->sqlstate ? env->reply->sqlstate : "");
 		return;
+	case TETHER__ENVELOPE__BODY_SSH_PUBLIC_KEYS: {
+		/* Generate/Rotate answered: the public keys wait in the stash
+		 * (cat_vault_take_ssh_keys) and the session resumes as on a
+		 * Reply{ok}; malformed keys resume it with an error instead. */
+		Tether__Reply ok = TETHER__REPLY__INIT;
+
+		ok.ok = cat_vault_ssh_keys_arrived(v, env->request_id,
+						   env->ssh_public_keys) == 0;
+		if (!ok.ok) {
+			ok.sqlstate = "XX000";
+			ok.message = "internal error: vault: malformed SSH public keys";
+		}
+		for (size_t i = 0; i < CAT_MAX_CLIENTS; i++) {
+			struct client *c = srv->clients[i];
+			if (c && c->parked && cat_session_waits_on(&c->sess, env->request_id)) {
+				resume(srv, c, cat_exec_vault_reply(srv->ctx, &c->sess, &c->out,
+								    env->request_id, &ok));
+				return;
+			}
+		}
+		struct cat_vault_ssh_keys unclaimed;
+		cat_vault_take_ssh_keys(v, env->request_id, &unclaimed);
+		return;
+	}
 	default:
 		return;
 	}

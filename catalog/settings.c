@@ -106,7 +106,7 @@ static const char *var_value(const struct cat_session *s, const struct var_def *
 		return d->def;
 	if (!strcmp(d->name, "is_superuser"))
 		return s->role.superuser ? "on" : "off";
-	return s->role.name;    /* session_authorization */
+	return s->login_role.name;    /* session_authorization */
 }
 
 const char *cat_setting_get(const struct cat_session *s, const char *name)
@@ -164,6 +164,7 @@ int cat_session_init(struct cat_session *s, const struct cat_role *role,
 {
 	memset(s, 0, sizeof(*s));
 	s->role = *role;
+	s->login_role = *role;
 	s->backend_pid = backend_pid;
 	s->txn = 'I';
 	/* Startup parameters become the session's values (DISCARD ALL
@@ -278,6 +279,7 @@ int cat_settings_discard(struct exec_run *r)
 	snprintf(database, sizeof(database), "%s", cat_setting_get(r->s, "database"));
 	snprintf(app, sizeof(app), "%s", cat_setting_get(r->s, "application_name"));
 	cat_settings_free(r->s);
+	r->s->role = r->s->login_role;      /* DISCARD ALL includes RESET ROLE */
 	if (store_setting(r->s, "database", database) < 0 ||
 	    (app[0] && store_setting(r->s, "application_name", app) < 0))
 		return err_set(r->e, "53200", "out of memory");

@@ -83,9 +83,87 @@ static const char schema_v1[] =
 	"  ('next_oid', 20003), ('next_database_id', 2), ('next_schema_id', 4),"
 	"  ('next_role_id', 2);";
 
+/* Roles and privileges (SQL.md 9.7; catalog/rbac.c): role attributes,
+ * memberships, SYSTEM privileges. Password hashes stay NULL (peer auth). */
+static const char schema_v3[] =
+	"ALTER TABLE roles ADD COLUMN rolcreaterole BOOL NOT NULL DEFAULT 0;"
+	"ALTER TABLE roles ADD COLUMN rolcreatedb BOOL NOT NULL DEFAULT 0;"
+	"ALTER TABLE roles ADD COLUMN password_hash TEXT;"
+	"UPDATE roles SET rolcreaterole = 1, rolcreatedb = 1 WHERE rolsuper;"
+	"CREATE TABLE role_members("
+	"  role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,"
+	"  member_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,"
+	"  grantor_id TEXT NOT NULL, PRIMARY KEY(role_id, member_id));"
+	"CREATE TABLE system_privileges("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1), privileges TEXT_ARRAY NOT NULL);"
+	"INSERT INTO system_privileges VALUES (1, '{}');"
+	"CREATE VIEW mz_role_members AS SELECT m.role_id AS role_id,"
+	"  m.member_id AS member, m.grantor_id AS grantor FROM role_members m;"
+	"CREATE VIEW mz_system_privileges AS SELECT p.privileges AS privileges"
+	"  FROM system_privileges p;";
+
+/* Connections (SQL.md 8; catalog/store_conn.c): the encoded option set
+ * (conn/optset.c) with referenced ids, derived attributes for the views,
+ * SSH public keys (filled by the vault's key generation), deployment
+ * settings with their documented defaults (store_conn.c), PrivateLink
+ * status history (empty until a cloud integration writes it). */
+static const char schema_v2[] =
+	"CREATE TABLE tether_settings(name TEXT PRIMARY KEY, value TEXT);"
+	"INSERT INTO tether_settings VALUES"
+	"  ('instance_id', '00000000-0000-0000-0000-000000000000'),"
+	"  ('aws_external_id_prefix', NULL), ('aws_connection_role_arn', NULL),"
+	"  ('aws_privatelink_account_id', NULL), ('region', 'us-east-1'),"
+	"  ('aws_privatelink_availability_zones', NULL);"
+	"CREATE TABLE connections("
+	"  object_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,"
+	"  options TEXT NOT NULL, brokers TEXT_ARRAY,"
+	"  public_key_1 TEXT, public_key_2 TEXT);"
+	"CREATE TABLE connection_attrs("
+	"  object_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,"
+	"  name TEXT NOT NULL, value TEXT, PRIMARY KEY(object_id, name));"
+	"CREATE TABLE privatelink_status_history("
+	"  occurred_at TEXT NOT NULL, connection_id TEXT NOT NULL, status TEXT NOT NULL);"
+	"CREATE VIEW mz_ssh_tunnel_connections AS SELECT 'u' || c.object_id AS id,"
+	"  c.public_key_1 AS public_key_1, c.public_key_2 AS public_key_2"
+	"  FROM connections c JOIN items i ON i.id = c.object_id"
+	"  WHERE i.conn_type = 'ssh-tunnel';"
+	"CREATE VIEW mz_aws_connections AS SELECT 'u' || i.id AS id,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'endpoint') AS endpoint,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'region') AS region,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'access_key_id') AS access_key_id,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'access_key_id_secret_id') AS access_key_id_secret_id,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'secret_access_key_secret_id') AS secret_access_key_secret_id,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'session_token') AS session_token,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'session_token_secret_id') AS session_token_secret_id,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'assume_role_arn') AS assume_role_arn,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'assume_role_session_name') AS assume_role_session_name,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'principal') AS principal,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'external_id') AS external_id,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = i.id AND a.name = 'example_trust_policy') AS example_trust_policy"
+	"  FROM items i WHERE i.conn_type = 'aws';"
+	"CREATE VIEW mz_aws_privatelink_connections AS SELECT 'u' || i.id AS id,"
+	"  a.value AS principal FROM items i JOIN connection_attrs a"
+	"  ON a.object_id = i.id AND a.name = 'principal'"
+	"  WHERE i.conn_type = 'aws-privatelink' AND a.value IS NOT NULL;"
+	"CREATE VIEW mz_kafka_connections AS SELECT 'u' || c.object_id AS id,"
+	"  c.brokers AS brokers,"
+	"  (SELECT a.value FROM connection_attrs a WHERE a.object_id = c.object_id AND a.name = 'sink_progress_topic') AS sink_progress_topic"
+	"  FROM connections c JOIN items i ON i.id = c.object_id WHERE i.conn_type = 'kafka';"
+	"CREATE VIEW mz_aws_privatelink_connection_status_history AS SELECT"
+	"  h.occurred_at AS occurred_at, h.connection_id AS connection_id, h.status AS status"
+	"  FROM privatelink_status_history h;"
+	"CREATE VIEW mz_aws_privatelink_connection_statuses AS SELECT"
+	"  h.connection_id AS id, i.name AS name, h.occurred_at AS last_status_change_at,"
+	"  h.status AS status FROM privatelink_status_history h"
+	"  JOIN items i ON 'u' || i.id = h.connection_id"
+	"  WHERE h.occurred_at = (SELECT max(h2.occurred_at) FROM privatelink_status_history h2"
+	"    WHERE h2.connection_id = h.connection_id);";
+
 /* Migration n brings the schema from version n-1 to n. */
 static const char *const migrations[] = {
 	[1] = schema_v1,
+	[2] = schema_v2,        /* connections (store_conn.c) */
+	[3] = schema_v3,
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 
@@ -631,6 +709,28 @@ int cat_store_each_secret(struct cat_store *s,
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)
 		return db_error(s, e, "list secrets");
+	return 0;
+}
+
+int cat_store_each_ssh_key_owner(struct cat_store *s,
+				 int (*fn)(void *arg, uint64_t id), void *arg,
+				 struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id FROM items WHERE kind = 'connection'"
+				   " AND conn_type = 'ssh-tunnel' ORDER BY id", e);
+	int rc;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fn(arg, (uint64_t)sqlite3_column_int64(st, 0)) < 0) {
+			sqlite3_finalize(st);
+			return err_set(e, "XX000", "internal error: catalog: reconcile aborted");
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, e, "list SSH connections");
 	return 0;
 }
 

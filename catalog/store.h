@@ -43,7 +43,7 @@ struct cat_item {
 };
 
 /* Schema version this code writes; migrations bring older files up. */
-#define CAT_STORE_SCHEMA_VERSION 1
+#define CAT_STORE_SCHEMA_VERSION 3
 
 /* Opens (creating and bootstrapping on first use) the catalog at `path`. */
 int cat_store_open(struct cat_store *s, const char *path, struct err *e);
@@ -102,6 +102,11 @@ long cat_store_dependents(struct cat_store *s, uint64_t id, uint64_t **out,
 int cat_store_each_secret(struct cat_store *s,
 			  int (*fn)(void *arg, uint64_t id, uint64_t version),
 			  void *arg, struct err *e);
+/* Calls fn for every committed connection that owns SSH key pairs in the
+ * vault (items.conn_type = 'ssh-tunnel'), in id order. */
+int cat_store_each_ssh_key_owner(struct cat_store *s,
+				 int (*fn)(void *arg, uint64_t id), void *arg,
+				 struct err *e);
 
 /* "materialize.public.x" for an item (database omitted for system
  * schemas). */

@@ -19,6 +19,17 @@ enum cat_vault_state {
 
 struct cat_vault_pkt;
 
+/* Public keys from an SshPublicKeys answer (authorized_keys lines), kept
+ * until the session that asked takes them. */
+#define CAT_VAULT_SSH_LINE_MAX 128
+#define CAT_VAULT_SSH_STASH 16
+struct cat_vault_ssh_keys {
+	uint64_t request_id;            /* 0 = free stash slot */
+	uint64_t object_id;
+	char public_key_1[CAT_VAULT_SSH_LINE_MAX];
+	char public_key_2[CAT_VAULT_SSH_LINE_MAX];
+};
+
 struct cat_vault {
 	struct ipc_chan chan;
 	enum cat_vault_state state;
@@ -28,6 +39,8 @@ struct cat_vault {
 	size_t queued;
 	/* From the last ReconcileResult: counters must stay above these. */
 	uint64_t max_object_id, max_version;
+	struct cat_vault_ssh_keys ssh_stash[CAT_VAULT_SSH_STASH];
+	size_t ssh_stash_next;                  /* ring position */
 };
 
 void cat_vault_init(struct cat_vault *v);
@@ -53,6 +66,39 @@ int cat_vault_delete_secret(struct cat_vault *v, uint64_t id, const char *name,
 int cat_vault_commit_secret(struct cat_vault *v, uint64_t id, uint64_t version);
 int cat_vault_audit(struct cat_vault *v, const char *event, const char *role,
 		    const char *object_id, const char *detail);
+
+/* SSH key pairs of an SSH TUNNEL connection (the vault generates, keeps and
+ * signs with the private halves; only public keys come back).
+ * - generate (CREATE CONNECTION ... TO SSH TUNNEL, before the catalog row
+ *   is committed, like PutSecret) and rotate (ALTER ... ROTATE KEYS) are
+ *   answered with SshPublicKeys, or with a Reply{ok=false} on failure.
+ *   server.c stashes SshPublicKeys (cat_vault_ssh_keys_arrived) and resumes
+ *   the parked session exactly as for a Reply{ok=true} with that
+ *   request_id; the session then calls cat_vault_take_ssh_keys(request_id)
+ *   to get the two lines for its catalog row.
+ * - delete (after DROP committed, like DeleteSecret) answers a Reply.
+ * - get answers SshPublicKeys (or Reply 42704): the vault's current public
+ *   keys, e.g. to repair a row after a crash between a vault rotation and
+ *   the catalog commit.
+ * A CREATE that fails after its generate must delete the keys (or leave
+ * them to the next reconciliation, which shreds keys of uncommitted ids).
+ * request_id (may be NULL) gets the id to wait on. */
+int cat_vault_generate_ssh_keys(struct cat_vault *v, uint64_t id, const char *name,
+				const char *role, uint64_t *request_id);
+int cat_vault_rotate_ssh_keys(struct cat_vault *v, uint64_t id, const char *name,
+			      const char *role, uint64_t *request_id);
+int cat_vault_delete_ssh_keys(struct cat_vault *v, uint64_t id, const char *name,
+			      const char *role, uint64_t *request_id);
+int cat_vault_get_ssh_public_keys(struct cat_vault *v, uint64_t id,
+				  uint64_t *request_id);
+/* Stashes an SshPublicKeys answer (the oldest unclaimed one is dropped
+ * when the stash is full). Returns 0, or -1 (logged, not stashed) when the
+ * lines are not well-formed ssh-ed25519 authorized_keys lines. */
+int cat_vault_ssh_keys_arrived(struct cat_vault *v, uint64_t request_id,
+			       const Tether__SshPublicKeys *k);
+/* Takes (and forgets) the keys that answered request_id: 1, or 0 if none. */
+int cat_vault_take_ssh_keys(struct cat_vault *v, uint64_t request_id,
+			    struct cat_vault_ssh_keys *out);
 
 /* Applies a ReconcileResult: logs shredded and missing ids, records the
  * maxima, and makes the channel READY. */

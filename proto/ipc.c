@@ -29,11 +29,14 @@ static const Tether__Envelope__BodyCase permit_sup_vault_at_vault[] = {
 };
 static const Tether__Envelope__BodyCase permit_catalog_vault_at_catalog[] = {
 	B(REPLY), B(SECRET_META_PAGE), B(RECONCILE_RESULT),
+	B(SSH_PUBLIC_KEYS),     /* public halves only */
 };
 /* No kind here returns a secret value to the catalog. */
 static const Tether__Envelope__BodyCase permit_catalog_vault_at_vault[] = {
 	B(PUT_SECRET), B(COMMIT_SECRET), B(DELETE_SECRET),
 	B(LIST_SECRET_META), B(RECONCILE_BATCH), B(AUDIT_EVENT),
+	B(GENERATE_SSH_KEYS), B(ROTATE_SSH_KEYS), B(DELETE_SSH_KEYS),
+	B(GET_SSH_PUBLIC_KEYS),
 };
 #undef B
 

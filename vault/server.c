@@ -15,8 +15,9 @@
 #include "err.h"
 #include "keymem.h"
 #include "log.h"
+#include "ssh.h"
 
-enum pending_kind { PEND_REPLY, PEND_META_PAGE, PEND_RECONCILE };
+enum pending_kind { PEND_REPLY, PEND_META_PAGE, PEND_RECONCILE, PEND_SSH_KEYS };
 
 struct meta_item {
 	uint64_t object_id, version;
@@ -31,6 +32,8 @@ struct vault_pending {
 	size_t nitems;
 	int more;
 	struct vault_reconcile_result rr;       /* PEND_RECONCILE */
+	struct vault_ssh_reconcile_result srr;  /* PEND_RECONCILE */
+	struct vault_ssh_pubkeys keys;          /* PEND_SSH_KEYS: public only */
 };
 
 /* Handler results. */
@@ -77,6 +80,7 @@ static void pending_release(struct vault_pending *p)
 	free(p->items);
 	p->items = NULL;
 	vault_reconcile_result_free(&p->rr);
+	vault_ssh_reconcile_free(&p->srr);
 }
 
 static void pending_clear(struct vault_server *s)
@@ -101,6 +105,8 @@ static void catalog_reset(struct vault_server *s)
 	put_drop(s);
 	s->put_failed = 0;
 	s->nkeep = 0;
+	s->nssh_keep = 0;
+	s->ssh_listed = 0;
 	/* Replies for a channel that is gone have nobody to go to; their
 	 * records are still made durable by the coming commit. */
 	pending_clear(s);
@@ -278,11 +284,65 @@ static int handle_list_meta(struct vault_server *s, const Tether__Envelope *env)
 	return H_OK;
 }
 
+/* Collects a batch's SSH key owners; H_VIOLATION past the bound. */
+static int ssh_keep_add(struct vault_server *s, const Tether__ReconcileBatch *m)
+{
+	if (m->ssh_keys_listed)
+		s->ssh_listed = 1;
+	if (m->n_ssh_key_owners == 0)
+		return H_OK;
+	if (m->n_ssh_key_owners > VAULT_RECONCILE_MAX - s->nssh_keep) {
+		log_warn("reconcile_too_large", "ssh_key_owners=%zu",
+			 s->nssh_keep + m->n_ssh_key_owners);
+		return H_VIOLATION;
+	}
+	if (s->nssh_keep + m->n_ssh_key_owners > s->capssh_keep) {
+		size_t cap = s->capssh_keep ? s->capssh_keep : 1024;
+		while (cap < s->nssh_keep + m->n_ssh_key_owners)
+			cap *= 2;
+		uint64_t *k = realloc(s->ssh_keep, cap * sizeof(*k));
+		if (!k)
+			return H_FATAL;
+		s->ssh_keep = k;
+		s->capssh_keep = cap;
+	}
+	memcpy(s->ssh_keep + s->nssh_keep, m->ssh_key_owners,
+	       m->n_ssh_key_owners * sizeof(uint64_t));
+	s->nssh_keep += m->n_ssh_key_owners;
+	return H_OK;
+}
+
+/* The SSH half of a reconciliation, only when the catalog listed owners:
+ * a catalog that does not know SSH keys must not make the vault shred
+ * them. Object ids of SSH keys count towards max_object_id either way. */
+static void reconcile_ssh(struct vault_server *s, struct vault_pending *p)
+{
+	struct err e = { 0 };
+
+	if (s->v->ssh.max_object_id > p->rr.max_object_id)
+		p->rr.max_object_id = s->v->ssh.max_object_id;
+	if (!s->ssh_listed) {
+		if (s->v->ssh.count)
+			log_warn("ssh_reconcile_skipped", "reason=owners_not_listed key_sets=%zu",
+				 s->v->ssh.count);
+		return;
+	}
+	if (vault_ssh_reconcile(s->v, s->ssh_keep, s->nssh_keep, &p->srr, &e) < 0) {
+		pending_release(p);
+		p->kind = PEND_REPLY;
+		p->err = e;
+		return;
+	}
+	log_info("ssh_reconciled", "named=%zu shredded=%u missing=%zu",
+		 s->nssh_keep, p->srr.shredded, p->srr.nmissing);
+}
+
 static int handle_reconcile(struct vault_server *s, const Tether__Envelope *env)
 {
 	const Tether__ReconcileBatch *m = env->reconcile_batch;
 	struct vault_pending *p;
 	struct err e = { 0 };
+	int rc;
 
 	if (m->n_items > VAULT_RECONCILE_MAX - s->nkeep) {
 		log_warn("reconcile_too_large", "items=%zu", s->nkeep + m->n_items);
@@ -301,6 +361,8 @@ static int handle_reconcile(struct vault_server *s, const Tether__Envelope *env)
 	for (size_t i = 0; i < m->n_items; i++)
 		s->keep[s->nkeep++] = (struct vault_ref){ m->items[i]->object_id,
 							  m->items[i]->version };
+	if ((rc = ssh_keep_add(s, m)) != H_OK)
+		return rc;
 	if (!m->last)
 		return H_OK;
 	p = pending_add(s, PEND_RECONCILE, env->request_id);
@@ -312,9 +374,78 @@ static int handle_reconcile(struct vault_server *s, const Tether__Envelope *env)
 	} else {
 		log_info("reconciled", "named=%zu shredded=%u missing=%zu",
 			 s->nkeep, p->rr.shredded, p->rr.nmissing);
+		reconcile_ssh(s, p);
 	}
 	s->nkeep = 0;
+	s->nssh_keep = 0;
+	s->ssh_listed = 0;
 	return H_OK;
+}
+
+/* ---- SSH keys ---- */
+
+static int ssh_keys_later(struct vault_server *s, uint64_t request_id, int rc,
+			  const struct vault_ssh_pubkeys *keys, const struct err *e)
+{
+	struct vault_pending *p;
+
+	if (rc <= 0)
+		return reply_later(s, request_id, e);
+	p = pending_add(s, PEND_SSH_KEYS, request_id);
+	if (!p)
+		return H_FATAL;
+	p->keys = *keys;
+	return H_OK;
+}
+
+static int handle_generate_ssh_keys(struct vault_server *s, const Tether__Envelope *env)
+{
+	const Tether__GenerateSshKeys *m = env->generate_ssh_keys;
+	struct vault_actor who = { m->role, m->object_name };
+	struct vault_ssh_pubkeys keys;
+	struct err e = { 0 };
+	int rc = vault_ssh_generate(s->v, m->object_id, &who, &keys, &e) < 0 ? -1 : 1;
+
+	if (rc < 0)
+		log_warn("ssh_generate_failed", "object=u%" PRIu64 " sqlstate=%s",
+			 m->object_id, e.sqlstate);
+	return ssh_keys_later(s, env->request_id, rc, &keys, &e);
+}
+
+static int handle_rotate_ssh_keys(struct vault_server *s, const Tether__Envelope *env)
+{
+	const Tether__RotateSshKeys *m = env->rotate_ssh_keys;
+	struct vault_actor who = { m->role, m->object_name };
+	struct vault_ssh_pubkeys keys;
+	struct err e = { 0 };
+	int rc = vault_ssh_rotate(s->v, m->object_id, &who, &keys, &e) < 0 ? -1 : 1;
+
+	if (rc < 0)
+		log_warn("ssh_rotate_failed", "object=u%" PRIu64 " sqlstate=%s",
+			 m->object_id, e.sqlstate);
+	return ssh_keys_later(s, env->request_id, rc, &keys, &e);
+}
+
+static int handle_delete_ssh_keys(struct vault_server *s, const Tether__Envelope *env)
+{
+	const Tether__DeleteSshKeys *m = env->delete_ssh_keys;
+	struct vault_actor who = { m->role, m->object_name };
+	struct err e = { 0 };
+
+	vault_ssh_delete(s->v, m->object_id, &who, &e);
+	return reply_later(s, env->request_id, &e);
+}
+
+static int handle_get_ssh_public_keys(struct vault_server *s, const Tether__Envelope *env)
+{
+	uint64_t id = env->get_ssh_public_keys->object_id;
+	struct vault_ssh_pubkeys keys;
+	struct err e = { 0 };
+	int rc = vault_ssh_public_keys(s->v, id, &keys, &e);
+
+	if (rc == 0)
+		err_set(&e, "42704", "vault: u%" PRIu64 " has no SSH keys", id);
+	return ssh_keys_later(s, env->request_id, rc, &keys, &e);
 }
 
 static int handle_audit_event(struct vault_server *s, const Tether__Envelope *env)
@@ -349,6 +480,10 @@ static const struct handler catalog_handlers[] = {
 	{ B(LIST_SECRET_META), "list_secret_meta", handle_list_meta },
 	{ B(RECONCILE_BATCH), "reconcile_batch", handle_reconcile },
 	{ B(AUDIT_EVENT), "audit_event", handle_audit_event },
+	{ B(GENERATE_SSH_KEYS), "generate_ssh_keys", handle_generate_ssh_keys },
+	{ B(ROTATE_SSH_KEYS), "rotate_ssh_keys", handle_rotate_ssh_keys },
+	{ B(DELETE_SSH_KEYS), "delete_ssh_keys", handle_delete_ssh_keys },
+	{ B(GET_SSH_PUBLIC_KEYS), "get_ssh_public_keys", handle_get_ssh_public_keys },
 };
 
 static const struct handler *handler_find(const struct handler *t, size_t n,
@@ -508,7 +643,24 @@ static int send_pending(struct vault_server *s, const struct vault_pending *p)
 		free(ptrs);
 		return rc;
 	}
+	if (p->kind == PEND_SSH_KEYS) {
+		Tether__SshPublicKeys k = TETHER__SSH_PUBLIC_KEYS__INIT;
+		char line1[VAULT_SSH_LINE_MAX], line2[VAULT_SSH_LINE_MAX];
+
+		vault_ssh_authorized_key(p->keys.pk[0], line1);
+		vault_ssh_authorized_key(p->keys.pk[1], line2);
+		k.object_id = p->keys.object_id;
+		k.public_key_1 = line1;
+		k.public_key_2 = line2;
+		env.body_case = TETHER__ENVELOPE__BODY_SSH_PUBLIC_KEYS;
+		env.ssh_public_keys = &k;
+		return ipc_send(&s->cat, &env, -1);
+	}
 	Tether__ReconcileResult rr = TETHER__RECONCILE_RESULT__INIT;
+	rr.ssh_keys_shredded = p->srr.shredded;
+	rr.missing_ssh_keys = p->srr.missing;
+	rr.n_missing_ssh_keys = p->srr.nmissing > VAULT_MISSING_REPORT_MAX ?
+				VAULT_MISSING_REPORT_MAX : p->srr.nmissing;
 	rr.shredded = p->rr.shredded;
 	rr.missing = p->rr.missing;
 	rr.n_missing = p->rr.nmissing > VAULT_MISSING_REPORT_MAX ?
@@ -615,6 +767,7 @@ void vault_server_free(struct vault_server *s)
 	catalog_reset(s);
 	free(s->pending);
 	free(s->keep);
+	free(s->ssh_keep);
 	if (s->cat.fd >= 0)
 		close(s->cat.fd);
 	s->cat.fd = -1;

@@ -41,6 +41,9 @@ struct vault_server {
 
 	struct vault_ref *keep;         /* ReconcileBatch items so far */
 	size_t nkeep, capkeep;
+	uint64_t *ssh_keep;             /* ReconcileBatch ssh_key_owners so far */
+	size_t nssh_keep, capssh_keep;
+	int ssh_listed;                 /* some batch set ssh_keys_listed */
 
 	struct vault_pending *pending;  /* replies waiting for the fsync */
 	size_t npending, cappending;

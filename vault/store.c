@@ -5,6 +5,10 @@
  *   PUT body: u8 1 | u64 object_id | u64 version | u32 term | nonce[24] |
  *             XChaCha20-Poly1305 ciphertext (plaintext + 16)
  *   DEL body: u8 2 | u64 object_id | u64 version (0 = every version)
+ *   RAW body: u8 3 | u64 object_id | u64 version | u32 term | payload
+ *             (raw kinds only, e.g. sshkeys.log with magic "TSSHLOG1": the
+ *             caller sealed the payload; the record replaces every older
+ *             record of its object)
  * AEAD AD = "tether-secret-v1" || u64 object_id || u64 version || u32 term,
  * so a ciphertext moved to another id, version or term does not decrypt. */
 #include "store.h"
@@ -25,11 +29,12 @@
 #include "keyring.h"
 #include "log.h"
 
-#define ST_MAGIC "TSECLOG1"
 #define ST_HEADER 40u
 #define ST_FRAME_HDR (4u + 32u)
 #define ST_PUT 1
 #define ST_DEL 2
+#define ST_RAW 3
+#define ST_RAW_FIXED (1u + 8u + 8u + 4u)
 #define ST_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define ST_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define ST_PUT_FIXED (1u + 8u + 8u + 4u + ST_NONCE)
@@ -37,6 +42,11 @@
 #define ST_MAX_BODY (ST_PUT_FIXED + IPC_MAX_SECRET + ST_TAG)
 #define ST_AD "tether-secret-v1"
 #define ST_AD_LEN (sizeof(ST_AD) - 1 + 8 + 8 + 4)
+
+const struct vault_store_kind vault_store_secrets = {
+	VAULT_STORE_FILE, "TSECLOG1", 0 };
+const struct vault_store_kind vault_store_ssh = {
+	VAULT_SSH_STORE_FILE, "TSSHLOG1", 1 };
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -87,10 +97,10 @@ static void frame_checksum(const unsigned char len4[4], const unsigned char *bod
 	crypto_generichash_final(&s, out, 32);
 }
 
-static void header_build(unsigned char h[ST_HEADER], uint64_t max_obj,
-			 uint64_t max_ver)
+static void header_build(unsigned char h[ST_HEADER], const char *magic,
+			 uint64_t max_obj, uint64_t max_ver)
 {
-	memcpy(h, ST_MAGIC, 8);
+	memcpy(h, magic, 8);
 	put_u64(h + 8, max_obj);
 	put_u64(h + 16, max_ver);
 	crypto_generichash(h + 24, 16, h, 24, NULL, 0);
@@ -182,6 +192,8 @@ static size_t index_remove(struct vault_store *st, uint64_t object_id,
 		st->live_bytes -= st->entries[j].frame_len;
 		j++;
 	}
+	if (j == i)
+		return 0;       /* nothing (and entries may still be NULL) */
 	memmove(&st->entries[i], &st->entries[j], (st->count - j) * sizeof(st->entries[0]));
 	st->count -= j - i;
 	return j - i;
@@ -197,12 +209,13 @@ static void note_ids(struct vault_store *st, uint64_t object_id, uint64_t versio
 
 /* ---- open and recovery ---- */
 
-static int store_create(const char *vdir, struct err *e)
+static int store_create(const char *vdir, const struct vault_store_kind *kind,
+			struct err *e)
 {
 	unsigned char h[ST_HEADER];
 
-	header_build(h, 0, 0);
-	return vault_write_file_atomic(vdir, VAULT_STORE_FILE, h, sizeof(h), 0600, e);
+	header_build(h, kind->magic, 0, 0);
+	return vault_write_file_atomic(vdir, kind->file, h, sizeof(h), 0600, e);
 }
 
 /* Applies one checksummed frame body to the index. */
@@ -211,7 +224,7 @@ static int store_apply(struct vault_store *st, const unsigned char *body,
 {
 	struct vault_store_entry ent;
 
-	if (body[0] == ST_PUT && body_len >= ST_PUT_FIXED + ST_TAG) {
+	if (body[0] == ST_PUT && !st->kind->raw && body_len >= ST_PUT_FIXED + ST_TAG) {
 		ent.object_id = get_u64(body + 1);
 		ent.version = get_u64(body + 9);
 		ent.term = get_u32(body + 17);
@@ -221,6 +234,17 @@ static int store_apply(struct vault_store *st, const unsigned char *body,
 		note_ids(st, ent.object_id, ent.version);
 		return index_insert(st, &ent, e);
 	}
+	if (body[0] == ST_RAW && st->kind->raw && body_len > ST_RAW_FIXED) {
+		ent.object_id = get_u64(body + 1);
+		ent.version = get_u64(body + 9);
+		ent.term = get_u32(body + 17);
+		ent.size = body_len - ST_RAW_FIXED;
+		ent.offset = offset;
+		ent.frame_len = ST_FRAME_HDR + body_len;
+		note_ids(st, ent.object_id, ent.version);
+		index_remove(st, ent.object_id, 0);
+		return index_insert(st, &ent, e);
+	}
 	if (body[0] == ST_DEL && body_len == ST_DEL_BODY) {
 		uint64_t object_id = get_u64(body + 1), version = get_u64(body + 9);
 		note_ids(st, object_id, version);
@@ -228,18 +252,19 @@ static int store_apply(struct vault_store *st, const unsigned char *body,
 		return 0;
 	}
 	return err_set(e, "XX000",
-		       "vault: secrets.log: record at offset %llu is malformed (type %u, %u bytes); refusing to start",
-		       (unsigned long long)offset, body[0], body_len);
+		       "vault: %s: record at offset %llu is malformed (type %u, %u bytes); refusing to start",
+		       st->kind->file, (unsigned long long)offset, body[0], body_len);
 }
 
 static int store_truncate(struct vault_store *st, uint64_t at, const char *why,
 			  struct err *e)
 {
-	log_warn("store_torn_tail", "offset=%llu dropped_bytes=%llu reason=%s",
-		 (unsigned long long)at, (unsigned long long)(st->end - at), why);
+	log_warn("store_torn_tail", "file=%s offset=%llu dropped_bytes=%llu reason=%s",
+		 st->kind->file, (unsigned long long)at,
+		 (unsigned long long)(st->end - at), why);
 	if (ftruncate(st->fd, (off_t)at) < 0 || fsync(st->fd) < 0)
-		return err_set(e, "XX000", "vault: cannot truncate secrets.log: %s",
-			       strerror(errno));
+		return err_set(e, "XX000", "vault: cannot truncate %s: %s",
+			       st->kind->file, strerror(errno));
 	st->truncated_bytes = st->end - at;
 	st->end = at;
 	return 0;
@@ -256,12 +281,14 @@ static int store_scan(struct vault_store *st, struct err *e)
 		return err_set(e, "XX000", "internal error: vault: out of memory");
 	if (st->end < ST_HEADER || vault_pread_all(st->fd, hdr, ST_HEADER, 0) < 0) {
 		free(body);
-		return err_set(e, "XX000", "vault: secrets.log has no header; refusing to start");
+		return err_set(e, "XX000", "vault: %s has no header; refusing to start",
+			       st->kind->file);
 	}
 	crypto_generichash(sum, 16, hdr, 24, NULL, 0);
-	if (memcmp(hdr, ST_MAGIC, 8) != 0 || sodium_memcmp(sum, hdr + 24, 16) != 0) {
+	if (memcmp(hdr, st->kind->magic, 8) != 0 || sodium_memcmp(sum, hdr + 24, 16) != 0) {
 		free(body);
-		return err_set(e, "XX000", "vault: secrets.log has a bad header; refusing to start");
+		return err_set(e, "XX000", "vault: %s has a bad header; refusing to start",
+			       st->kind->file);
 	}
 	st->max_object_id = get_u64(hdr + 8);
 	st->max_version = get_u64(hdr + 16);
@@ -272,14 +299,16 @@ static int store_scan(struct vault_store *st, struct err *e)
 		if (st->end - off < ST_FRAME_HDR) {
 			torn = "short_frame_header";
 		} else if (vault_pread_all(st->fd, fh, ST_FRAME_HDR, (off_t)off) < 0) {
-			rc = err_set(e, "XX000", "vault: read secrets.log: %s", strerror(errno));
+			rc = err_set(e, "XX000", "vault: read %s: %s", st->kind->file,
+				     strerror(errno));
 			break;
 		} else if ((body_len = get_u32(fh)) < ST_DEL_BODY || body_len > ST_MAX_BODY) {
 			torn = "bad_length";
 		} else if (st->end - off - ST_FRAME_HDR < body_len) {
 			torn = "short_body";
 		} else if (vault_pread_all(st->fd, body, body_len, (off_t)(off + ST_FRAME_HDR)) < 0) {
-			rc = err_set(e, "XX000", "vault: read secrets.log: %s", strerror(errno));
+			rc = err_set(e, "XX000", "vault: read %s: %s", st->kind->file,
+				     strerror(errno));
 			break;
 		} else {
 			frame_checksum(fh, body, body_len, sum);
@@ -303,24 +332,42 @@ static int store_scan(struct vault_store *st, struct err *e)
 	return rc;
 }
 
+/* dir/<file> and dir/<file>.tmp of the store's kind. */
+static int store_paths(const struct vault_store *st, char path[4096], char tmp[4096])
+{
+	char name[256];
+
+	if (snprintf(name, sizeof(name), "%s.tmp", st->kind->file) >= (int)sizeof(name) ||
+	    vault_path(path, 4096, st->vdir, st->kind->file) < 0 ||
+	    vault_path(tmp, 4096, st->vdir, name) < 0)
+		return -1;
+	return 0;
+}
+
 int vault_store_open(struct vault_store *st, const char *vdir, struct err *e)
+{
+	return vault_store_open_kind(st, vdir, &vault_store_secrets, e);
+}
+
+int vault_store_open_kind(struct vault_store *st, const char *vdir,
+			  const struct vault_store_kind *kind, struct err *e)
 {
 	char path[4096], tmp[4096];
 	struct stat sb;
 
 	memset(st, 0, sizeof(*st));
 	st->fd = -1;
+	st->kind = kind;
 	st->compact_min_dead = VAULT_STORE_COMPACT_MIN;
 	if (snprintf(st->vdir, sizeof(st->vdir), "%s", vdir) >= (int)sizeof(st->vdir) ||
-	    vault_path(path, sizeof(path), vdir, VAULT_STORE_FILE) < 0 ||
-	    vault_path(tmp, sizeof(tmp), vdir, VAULT_STORE_FILE ".tmp") < 0)
+	    store_paths(st, path, tmp) < 0)
 		return err_set(e, "XX000", "vault: path too long: %s", vdir);
 	/* A compaction that crashed before its rename left only garbage. */
 	if (unlink(tmp) < 0 && errno != ENOENT)
 		return err_set(e, "XX000", "vault: unlink %s: %s", tmp, strerror(errno));
 	st->fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (st->fd < 0 && errno == ENOENT) {
-		if (store_create(vdir, e) < 0)
+		if (store_create(vdir, kind, e) < 0)
 			return -1;
 		st->fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	}
@@ -388,6 +435,9 @@ int vault_store_put(struct vault_store *st, const struct vault_keyring *kr,
 
 	if (len > IPC_MAX_SECRET)
 		return err_set(e, "54000", "secrets can not be bigger than 512KiB");
+	if (st->kind->raw)
+		return err_set(e, "XX000", "internal error: vault: PUT into raw store %s",
+			       st->kind->file);
 	if (object_id == 0 || version == 0)
 		return err_set(e, "XX000", "internal error: vault: object id and version must be positive");
 	if (version <= st->max_version) {
@@ -494,8 +544,7 @@ int vault_store_compact(struct vault_store *st, int force, struct err *e)
 		return 0;
 	if (st->broken || st->dirty)
 		return err_set(e, "XX000", "internal error: vault: compaction of an unsynced store");
-	if (vault_path(path, sizeof(path), st->vdir, VAULT_STORE_FILE) < 0 ||
-	    vault_path(tmp, sizeof(tmp), st->vdir, VAULT_STORE_FILE ".tmp") < 0)
+	if (store_paths(st, path, tmp) < 0)
 		return err_set(e, "XX000", "vault: path too long");
 	offsets = calloc(st->count ? st->count : 1, sizeof(*offsets));
 	buf = malloc(ST_FRAME_HDR + ST_MAX_BODY);
@@ -510,7 +559,7 @@ int vault_store_compact(struct vault_store *st, int force, struct err *e)
 		goto fail;
 	}
 	/* The high-water marks survive the DEL records that compaction drops. */
-	header_build(hdr, st->max_object_id, st->max_version);
+	header_build(hdr, st->kind->magic, st->max_object_id, st->max_version);
 	if (vault_write_all(fd, hdr, sizeof(hdr)) < 0)
 		goto io_fail;
 	for (size_t i = 0; i < st->count; i++) {
@@ -543,8 +592,8 @@ int vault_store_compact(struct vault_store *st, int force, struct err *e)
 	st->fd = fd;
 	for (size_t i = 0; i < st->count; i++)
 		st->entries[i].offset = offsets[i];
-	log_info("store_compacted", "live_records=%zu dropped_bytes=%llu size=%llu",
-		 st->count, (unsigned long long)(st->end - off), (unsigned long long)off);
+	log_info("store_compacted", "file=%s live_records=%zu dropped_bytes=%llu size=%llu",
+		 st->kind->file, st->count, (unsigned long long)(st->end - off), (unsigned long long)off);
 	st->end = off;
 	st->compactions++;
 	free(offsets);
@@ -623,4 +672,120 @@ int vault_store_decrypt(const struct vault_store *st,
 	*out = pt;
 	*len = ent->size;
 	return 0;
+}
+
+/* ---- raw records (sealed by the caller) ---- */
+
+int vault_store_put_raw(struct vault_store *st, uint64_t object_id,
+			uint64_t version, uint32_t term,
+			const unsigned char *payload, size_t len, struct err *e)
+{
+	struct vault_store_entry ent;
+	unsigned char *frame, *body;
+	uint32_t body_len;
+	size_t frame_len;
+
+	if (!st->kind->raw)
+		return err_set(e, "XX000", "internal error: vault: RAW record in %s",
+			       st->kind->file);
+	if (object_id == 0 || version == 0 || len == 0 ||
+	    len > ST_MAX_BODY - ST_RAW_FIXED)
+		return err_set(e, "XX000", "internal error: vault: bad RAW record");
+	if (version <= st->max_version)
+		return err_set(e, "XX000", "internal error: vault: %s: version %llu is not above %llu",
+			       st->kind->file, (unsigned long long)version,
+			       (unsigned long long)st->max_version);
+	body_len = (uint32_t)(ST_RAW_FIXED + len);
+	frame_len = ST_FRAME_HDR + body_len;
+	frame = malloc(frame_len);
+	if (!frame)
+		return err_set(e, "XX000", "internal error: vault: out of memory");
+	body = frame + ST_FRAME_HDR;
+	body[0] = ST_RAW;
+	put_u64(body + 1, object_id);
+	put_u64(body + 9, version);
+	put_u32(body + 17, term);
+	memcpy(body + ST_RAW_FIXED, payload, len);
+	frame_seal(frame, body_len);
+	ent.object_id = object_id;
+	ent.version = version;
+	ent.term = term;
+	ent.size = (uint32_t)len;
+	ent.offset = st->end;
+	ent.frame_len = (uint32_t)frame_len;
+	if (store_append(st, frame, frame_len, e) < 0) {
+		explicit_bzero(frame, frame_len);
+		free(frame);
+		return -1;
+	}
+	explicit_bzero(frame, frame_len);
+	free(frame);
+	note_ids(st, object_id, version);
+	/* The same rule as recovery (store_apply): the frame replaces. */
+	index_remove(st, object_id, 0);
+	if (index_insert(st, &ent, e) < 0) {
+		st->broken = 1;
+		return -1;
+	}
+	return 0;
+}
+
+int vault_store_read_raw(const struct vault_store *st, uint64_t object_id,
+			 unsigned char **payload, size_t *len, uint64_t *version,
+			 uint32_t *term, struct err *e)
+{
+	size_t i = vault_store_first_after(st, object_id - 1);
+	const struct vault_store_entry *ent;
+	unsigned char *frame, *body, sum[32];
+	unsigned char *out;
+
+	*payload = NULL;
+	*len = 0;
+	if (object_id == 0 || !st->kind->raw || i >= st->count ||
+	    st->entries[i].object_id != object_id)
+		return 0;
+	ent = &st->entries[i];
+	frame = malloc(ent->frame_len);
+	if (!frame)
+		return err_set(e, "XX000", "internal error: vault: out of memory");
+	if (vault_pread_all(st->fd, frame, ent->frame_len, (off_t)ent->offset) < 0) {
+		free(frame);
+		return err_set(e, "XX000", "internal error: vault: read %s: %s",
+			       st->kind->file, strerror(errno));
+	}
+	body = frame + ST_FRAME_HDR;
+	frame_checksum(frame, body, ent->frame_len - ST_FRAME_HDR, sum);
+	if (get_u32(frame) != ent->frame_len - ST_FRAME_HDR ||
+	    sodium_memcmp(sum, frame + 4, 32) != 0 || body[0] != ST_RAW ||
+	    get_u64(body + 1) != object_id || get_u64(body + 9) != ent->version ||
+	    get_u32(body + 17) != ent->term) {
+		explicit_bzero(frame, ent->frame_len);
+		free(frame);
+		return err_set(e, "XX000", "internal error: vault: record for u%llu changed on disk",
+			       (unsigned long long)object_id);
+	}
+	out = malloc(ent->size);
+	if (!out) {
+		explicit_bzero(frame, ent->frame_len);
+		free(frame);
+		return err_set(e, "XX000", "internal error: vault: out of memory");
+	}
+	memcpy(out, body + ST_RAW_FIXED, ent->size);
+	explicit_bzero(frame, ent->frame_len);
+	free(frame);
+	*payload = out;
+	*len = ent->size;
+	if (version)
+		*version = ent->version;
+	if (term)
+		*term = ent->term;
+	return 1;
+}
+
+void vault_store_raw_free(unsigned char *payload, size_t len)
+{
+	if (!payload)
+		return;
+	explicit_bzero(payload, len);
+	free(payload);
 }

@@ -39,12 +39,12 @@ static const char *nonempty(const char *s)
 
 int vault_open(struct vault *v, const char *data_dir, struct err *e)
 {
-	char path[4096], n1[ID_BUF], n2[ID_BUF], n3[ID_BUF], n4[ID_BUF];
+	char path[4096], n1[ID_BUF], n2[ID_BUF], n3[ID_BUF], n4[ID_BUF], n5[ID_BUF];
 	struct stat st;
 	int create;
 
 	memset(v, 0, sizeof(*v));
-	v->store.fd = v->audit.fd = -1;
+	v->store.fd = v->ssh.fd = v->audit.fd = -1;
 	err_clear(e);
 	if (sodium_init() < 0)
 		return err_set(e, "XX000", "vault: libsodium failed to initialise");
@@ -63,13 +63,23 @@ int vault_open(struct vault *v, const char *data_dir, struct err *e)
 	if (vault_path(path, sizeof(path), v->vdir, VAULT_STORE_FILE) < 0)
 		return err_set(e, "XX000", "vault: path too long: %s", data_dir);
 	create = access(path, F_OK) < 0 && errno == ENOENT;
+	if (vault_path(path, sizeof(path), v->vdir, VAULT_SSH_STORE_FILE) < 0)
+		return err_set(e, "XX000", "vault: path too long: %s", data_dir);
+	if (create && !(access(path, F_OK) < 0 && errno == ENOENT))
+		create = 0;     /* SSH key pairs depend on the keyring too */
 	if (vault_keyring_open(&v->kr, v->vdir, create, e) < 0)
 		return -1;
 	if (vault_store_open(&v->store, v->vdir, e) < 0) {
 		vault_keyring_close(&v->kr);
 		return -1;
 	}
+	if (vault_store_open_kind(&v->ssh, v->vdir, &vault_store_ssh, e) < 0) {
+		vault_store_close(&v->store);
+		vault_keyring_close(&v->kr);
+		return -1;
+	}
 	if (audit_open(&v->audit, v->vdir, e) < 0) {
+		vault_store_close(&v->ssh);
 		vault_store_close(&v->store);
 		vault_keyring_close(&v->kr);
 		return -1;
@@ -79,8 +89,9 @@ int vault_open(struct vault *v, const char *data_dir, struct err *e)
 		{ "key_term", fmt_u64(n2, v->kr.current) },
 		{ "store_truncated_bytes", fmt_u64(n3, v->store.truncated_bytes) },
 		{ "audit_truncated_bytes", fmt_u64(n4, v->audit.truncated_bytes) },
+		{ "ssh_key_sets", fmt_u64(n5, v->ssh.count) },
 	};
-	if (audit_append(&v->audit, "vault_start", f, 4, e) < 0 ||
+	if (audit_append(&v->audit, "vault_start", f, 5, e) < 0 ||
 	    audit_sync(&v->audit, e) < 0) {
 		vault_close(v);
 		return -1;
@@ -94,6 +105,7 @@ int vault_open(struct vault *v, const char *data_dir, struct err *e)
 void vault_close(struct vault *v)
 {
 	audit_close(&v->audit);
+	vault_store_close(&v->ssh);
 	vault_store_close(&v->store);
 	vault_keyring_close(&v->kr);
 }
@@ -254,7 +266,8 @@ int vault_audit(struct vault *v, const char *event,
 
 int vault_sync(struct vault *v, struct err *e)
 {
-	if (vault_store_sync(&v->store, e) < 0 || audit_sync(&v->audit, e) < 0)
+	if (vault_store_sync(&v->store, e) < 0 || vault_store_sync(&v->ssh, e) < 0 ||
+	    audit_sync(&v->audit, e) < 0)
 		return -1;
 	/* Compaction failing before its rename leaves the old file intact: log
 	 * it and carry on; after the rename a failure marks the store broken. */
@@ -264,12 +277,19 @@ int vault_sync(struct vault *v, struct err *e)
 			return -1;
 		err_clear(e);
 	}
+	if (vault_store_compact(&v->ssh, 0, e) < 0) {
+		log_error("store_compaction_failed", "file=%s broken=%d",
+			  VAULT_SSH_STORE_FILE, v->ssh.broken);
+		if (v->ssh.broken)
+			return -1;
+		err_clear(e);
+	}
 	return 0;
 }
 
 int vault_broken(const struct vault *v)
 {
-	return v->store.broken || v->audit.broken;
+	return v->store.broken || v->ssh.broken || v->audit.broken;
 }
 
 int vault_secret_decrypt(struct vault *v, uint64_t object_id, uint64_t version,

@@ -19,6 +19,7 @@ struct vault {
 	char vdir[4096];                /* DIR/vault */
 	struct vault_keyring kr;
 	struct vault_store store;
+	struct vault_store ssh;         /* sshkeys.log: SSH key pairs (ssh.h) */
 	struct audit_log audit;
 };
 

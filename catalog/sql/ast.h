@@ -41,6 +41,26 @@ enum cat_stmt_kind {
 	CAT_STMT_COMMIT,            /* COMMIT / END */
 	CAT_STMT_ROLLBACK,          /* ROLLBACK / ABORT */
 	CAT_STMT_DISCARD,           /* DISCARD ALL (drivers' pools send it) */
+	/* roles, privileges, databases, schemas (parser_rbac.c, ddl_role.c) */
+	CAT_STMT_CREATE_ROLE,
+	CAT_STMT_ALTER_ROLE,
+	CAT_STMT_DROP_ROLE,         /* role names in rbac->roles */
+	CAT_STMT_GRANT_PRIV,
+	CAT_STMT_REVOKE_PRIV,
+	CAT_STMT_GRANT_ROLE,
+	CAT_STMT_REVOKE_ROLE,
+	CAT_STMT_ALTER_OWNER,       /* ALTER SECRET|CONNECTION name OWNER TO r */
+	CAT_STMT_CREATE_DATABASE,   /* name (1 part), if_not_exists */
+	CAT_STMT_CREATE_SCHEMA,     /* name (1-2 parts), if_not_exists */
+	CAT_STMT_DROP_DATABASE,     /* names, if_exists, cascade */
+	CAT_STMT_DROP_SCHEMA,       /* names (1-2 parts), if_exists, cascade */
+	CAT_STMT_SET_ROLE,          /* SET ROLE r / RESET ROLE (rbac->role "") */
+	/* connections (parser_conn.c, ddl_conn.c): details in st->conn */
+	CAT_STMT_CREATE_CONNECTION,
+	CAT_STMT_ALTER_CONNECTION,  /* SET/RESET/DROP/ROTATE KEYS or RENAME TO */
+	CAT_STMT_VALIDATE_CONNECTION,
+	CAT_STMT_SHOW_CREATE_CONNECTION,
+	CAT_STMT_COMMENT,           /* COMMENT ON CONNECTION|SECRET */
 };
 
 struct cat_secret_value {
@@ -102,6 +122,12 @@ struct cat_stmt {
 
 	/* BEGIN / START TRANSACTION */
 	int start_transaction;              /* tag "START TRANSACTION" */
+
+	/* Role and privilege statements (NULL for the others). */
+	struct cat_rbac_stmt *rbac;
+
+	/* Connection statements (NULL for the others). */
+	struct cat_conn_stmt *conn;
 };
 
 /* Parses `sql` (len bytes, not necessarily NUL-terminated) into *out (an
@@ -133,5 +159,123 @@ const char *cat_stmt_name(const struct cat_stmt *stmt);
  * Text that does not lex yields "<unparsable statement>", text longer than
  * CAT_MAX_STATEMENT "<statement too long>". */
 char *cat_redact(const char *sql, size_t len);
+
+/* ---- roles, privileges, databases, schemas (parser_rbac.c) ---- */
+
+/* Privileges (SQL.md 9.7); the bits are also the ACL letters' order. */
+enum cat_priv {
+	CAT_PRIV_USAGE = 1 << 0,            /* U */
+	CAT_PRIV_CREATE = 1 << 1,           /* C */
+	CAT_PRIV_CREATEROLE = 1 << 2,       /* R */
+	CAT_PRIV_CREATEDB = 1 << 3,         /* B */
+};
+
+/* What GRANT/REVOKE ... ON names (and the kinds ACLs live on). */
+enum cat_grant_target {
+	CAT_GRANT_SECRET,
+	CAT_GRANT_CONNECTION,
+	CAT_GRANT_SCHEMA,
+	CAT_GRANT_DATABASE,
+	CAT_GRANT_SYSTEM,
+	CAT_GRANT_ALL_SECRETS,              /* ALL SECRETS [IN ...] */
+	CAT_GRANT_ALL_CONNECTIONS,
+};
+
+/* Role attributes of CREATE/ALTER ROLE (bits of attr_set / attr_on). */
+enum cat_role_attr {
+	CAT_RATTR_SUPERUSER = 1 << 0,
+	CAT_RATTR_LOGIN = 1 << 1,
+	CAT_RATTR_INHERIT = 1 << 2,
+	CAT_RATTR_CREATEROLE = 1 << 3,
+	CAT_RATTR_CREATEDB = 1 << 4,
+};
+
+struct cat_rbac_stmt {
+	char role[CAT_IDENT_MAX + 1];       /* CREATE/ALTER ROLE; OWNER TO; SET
+					     * ROLE ("" = RESET ROLE) */
+	unsigned attr_set, attr_on;         /* CAT_RATTR_* given / their values */
+	int password;                       /* 0 none, 1 PASSWORD 'x', 2 NULL */
+	char (*roles)[CAT_IDENT_MAX + 1];   /* DROP ROLE; GRANT/REVOKE role: granted */
+	size_t nroles;
+	char (*grantees)[CAT_IDENT_MAX + 1];/* TO / FROM ("public" = PUBLIC) */
+	size_t ngrantees;
+	unsigned privs;                     /* CAT_PRIV_* listed */
+	int all_privs;                      /* ALL [PRIVILEGES] */
+	enum cat_grant_target target;
+	int scope;                          /* ALL ... IN: 0 none, 1 SCHEMA, 2 DATABASE */
+	struct cat_name *objects;           /* ON names, or the IN names */
+	size_t nobjects;
+};
+
+/* Frees a cat_rbac_stmt (NULL is fine); cat_stmts_free calls it. */
+void cat_rbac_stmt_free(struct cat_rbac_stmt *rs);
+
+/* ---- connections (parser_conn.c; SQL.md 3, 4, 5) ---- */
+
+enum cat_cval_kind {
+	CAT_CV_NONE,        /* option written without a value */
+	CAT_CV_STRING,      /* text */
+	CAT_CV_NUMBER,      /* text: digits as written, with a leading '-' if negative */
+	CAT_CV_BOOL,        /* TRUE / FALSE */
+	CAT_CV_NULL,
+	CAT_CV_NAME,        /* identifier or qualified name (name, quoted) */
+	CAT_CV_SECRET,      /* SECRET name */
+	CAT_CV_LIST,        /* ( v, ... ) or [ v, ... ]: items */
+	CAT_CV_CHAIN,       /* term || term ...: items are STRING or SECRET */
+	CAT_CV_BROKER,      /* 'addr' [USING tunnel]: text, tunnel, name, az, port */
+	CAT_CV_PRIVATELINK, /* top-level AWS PRIVATELINK name [(PORT n)] */
+};
+
+enum cat_tunnel_kind { CAT_TUNNEL_NONE, CAT_TUNNEL_SSH, CAT_TUNNEL_PRIVATELINK };
+
+struct cat_conn_value {
+	enum cat_cval_kind kind;
+	int position;                   /* 1-based character position */
+	char *text;                     /* STRING, NUMBER, BROKER address */
+	int boolval;
+	int quoted;                     /* NAME: one part, written "quoted" */
+	struct cat_name name;           /* NAME, SECRET, PRIVATELINK, BROKER tunnel */
+	struct cat_conn_value *items;   /* LIST, CHAIN */
+	size_t nitems;
+	enum cat_tunnel_kind tunnel;    /* BROKER: USING ... */
+	char *az;                       /* BROKER: AVAILABILITY ZONE, or NULL */
+	char *port;                     /* BROKER / PRIVATELINK: PORT as written, or NULL */
+	int port_position;
+};
+
+struct cat_conn_option {
+	char name[48];                  /* canonical option name (USERNAME -> USER) */
+	int position;
+	struct cat_conn_value value;
+};
+
+enum cat_conn_action_kind { CAT_CA_SET, CAT_CA_RESET, CAT_CA_ROTATE_KEYS };
+
+struct cat_conn_action {
+	enum cat_conn_action_kind kind;  /* DROP (...) is CAT_CA_RESET */
+	int position;
+	struct cat_conn_option *opts;    /* SET: name + value; RESET: names */
+	size_t nopts;
+};
+
+struct cat_conn_stmt {
+	/* CREATE CONNECTION: TO <type_kw> (options) */
+	char type_kw[32];                /* canonical keyword: "KAFKA", "SQL SERVER" */
+	struct cat_conn_option *opts;
+	size_t nopts;
+	/* ALTER CONNECTION: actions, or rename (st->new_name) */
+	struct cat_conn_action *actions;
+	size_t nactions;
+	int rename;
+	/* WITH (VALIDATE [[=] bool]) */
+	int has_validate, validate;
+	/* SHOW [REDACTED] CREATE CONNECTION */
+	int redacted;
+	/* COMMENT ON CONNECTION|SECRET (st->object_kind, st->name) IS ... */
+	char *comment;                   /* NULL: IS NULL */
+};
+
+/* Frees a cat_conn_stmt (NULL is fine); cat_stmts_free calls it. */
+void cat_conn_stmt_free(struct cat_conn_stmt *cs);
 
 #endif

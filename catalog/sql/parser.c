@@ -3,6 +3,8 @@
  * object kind), then evaluates secret values. Also statement tags, names,
  * freeing (secret values wiped) and redaction for audit text. */
 #include "parse.h"
+#include "parser_rbac.h"
+#include "parser_conn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,7 +77,8 @@ static int alter_secret(struct cat_parser *p, struct cat_stmt *st)
 			return -1;
 		return cat_p_parse_ident(p, st->new_name);
 	case 2:
-		return cat_p_error_at(p, t, "0A000", "ALTER SECRET ... OWNER TO is not supported");
+		(void)t;
+		return cat_parse_owner_to(p, st);
 	default:
 		return -1;
 	}
@@ -120,24 +123,24 @@ static int drop_connection(struct cat_parser *p, struct cat_stmt *st)
 
 static const struct cat_stmt_entry cat_create_kinds[] = {
 	{ "SECRET", create_secret },
-	{ "CONNECTION", NULL },
-	{ "ROLE", NULL },
-	{ "DATABASE", NULL },
-	{ "SCHEMA", NULL },
+	{ "CONNECTION", cat_parse_create_connection },
+	{ "ROLE", cat_parse_create_role },
+	{ "DATABASE", cat_parse_create_database },
+	{ "SCHEMA", cat_parse_create_schema },
 };
 
 static const struct cat_stmt_entry cat_alter_kinds[] = {
 	{ "SECRET", alter_secret },
-	{ "CONNECTION", NULL },
-	{ "ROLE", NULL },
+	{ "CONNECTION", cat_parse_alter_connection },
+	{ "ROLE", cat_parse_alter_role },
 };
 
 static const struct cat_stmt_entry cat_drop_kinds[] = {
 	{ "SECRET", drop_secret },
 	{ "CONNECTION", drop_connection },
-	{ "ROLE", NULL },
-	{ "DATABASE", NULL },
-	{ "SCHEMA", NULL },
+	{ "ROLE", cat_parse_drop_role },
+	{ "DATABASE", cat_parse_drop_database },
+	{ "SCHEMA", cat_parse_drop_schema },
 };
 
 static int parse_create(struct cat_parser *p, struct cat_stmt *st)
@@ -248,8 +251,9 @@ static int parse_show(struct cat_parser *p, struct cat_stmt *st)
 	t = cat_p_peek(p);
 	if (cat_p_peek_kw(p, "SECRETS") || cat_p_peek_kw(p, "CONNECTIONS"))
 		return show_objects(p, st);
+	(void)t;
 	if (cat_p_peek_kw(p, "CREATE") || cat_p_peek_kw(p, "REDACTED"))
-		return cat_p_error_at(p, t, "0A000", "SHOW CREATE is not supported");
+		return cat_parse_show_create(p, st);
 	st->kind = CAT_STMT_SHOW_VAR;
 	if (cat_p_accept_kw(p, "ALL")) {
 		set_var(st, "all");
@@ -398,10 +402,8 @@ static int parse_set(struct cat_parser *p, struct cat_stmt *st)
 			return cat_p_error_expected(p, "literal string");
 		return parse_var_value(p, st);
 	}
-	if (cat_p_accept_kw(p, "ROLE")) {   /* SET ROLE name: no TO */
-		set_var(st, "role");
-		return parse_var_value(p, st);
-	}
+	if (cat_p_accept_kw(p, "ROLE"))     /* SET ROLE name: no TO */
+		return cat_parse_set_role(p, st);
 	if (parse_var_name(p, st))
 		return -1;
 	if (!cat_p_accept_tok(p, CAT_TOK_EQ) && !cat_p_accept_kw(p, "TO"))
@@ -414,6 +416,8 @@ static int parse_reset(struct cat_parser *p, struct cat_stmt *st)
 	cat_p_next(p);
 	st->kind = CAT_STMT_SET_VAR;
 	st->var_is_reset = 1;
+	if (cat_p_accept_kw(p, "ROLE"))
+		return cat_parse_reset_role(p, st);
 	if (cat_p_accept_kw(p, "ALL")) {
 		set_var(st, "all");
 		return 0;
@@ -520,7 +524,7 @@ static const struct cat_stmt_entry cat_statements[] = {
 	{ "SAVEPOINT", NULL }, { "RELEASE", NULL }, { "LOCK", NULL },
 	{ "TRUNCATE", NULL }, { "VACUUM", NULL }, { "ANALYZE", NULL },
 	{ "ATTACH", NULL }, { "DETACH", NULL }, { "PRAGMA", NULL }, { "REINDEX", NULL },
-	{ "GRANT", NULL }, { "REVOKE", NULL }, { "COMMENT", NULL }, { "VALIDATE", NULL },
+	{ "GRANT", cat_parse_grant }, { "REVOKE", cat_parse_revoke }, { "COMMENT", cat_parse_comment }, { "VALIDATE", cat_parse_validate },
 };
 
 static int parse_statement(struct cat_parser *p, struct cat_stmt *st)
@@ -648,6 +652,8 @@ void cat_stmts_free(struct cat_stmt *stmts, size_t count)
 		free(st->like_pattern);
 		free(st->where_sql);
 		free(st->select_sql);
+		cat_rbac_stmt_free(st->rbac);
+		cat_conn_stmt_free(st->conn);
 		if (st->var_value) {
 			explicit_bzero(st->var_value, strlen(st->var_value));
 			free(st->var_value);
@@ -684,6 +690,42 @@ const char *cat_stmt_tag(const struct cat_stmt *stmt)
 		return "ROLLBACK";
 	case CAT_STMT_DISCARD:
 		return "DISCARD ALL";
+	case CAT_STMT_CREATE_ROLE:
+		return "CREATE ROLE";
+	case CAT_STMT_ALTER_ROLE:
+		return "ALTER ROLE";
+	case CAT_STMT_DROP_ROLE:
+		return "DROP ROLE";
+	case CAT_STMT_GRANT_PRIV:
+		return "GRANT";
+	case CAT_STMT_REVOKE_PRIV:
+		return "REVOKE";
+	case CAT_STMT_GRANT_ROLE:
+		return "GRANT ROLE";
+	case CAT_STMT_REVOKE_ROLE:
+		return "REVOKE ROLE";
+	case CAT_STMT_ALTER_OWNER:
+		return stmt->object_kind == CAT_OBJ_SECRET ? "ALTER SECRET" : "ALTER CONNECTION";
+	case CAT_STMT_CREATE_DATABASE:
+		return "CREATE DATABASE";
+	case CAT_STMT_CREATE_SCHEMA:
+		return "CREATE SCHEMA";
+	case CAT_STMT_DROP_DATABASE:
+		return "DROP DATABASE";
+	case CAT_STMT_DROP_SCHEMA:
+		return "DROP SCHEMA";
+	case CAT_STMT_SET_ROLE:
+		return stmt->var_is_reset ? "RESET" : "SET";
+	case CAT_STMT_CREATE_CONNECTION:
+		return "CREATE CONNECTION";
+	case CAT_STMT_ALTER_CONNECTION:
+		return "ALTER CONNECTION";
+	case CAT_STMT_VALIDATE_CONNECTION:
+		return "VALIDATE CONNECTION";
+	case CAT_STMT_SHOW_CREATE_CONNECTION:
+		return "SHOW CREATE CONNECTION";
+	case CAT_STMT_COMMENT:
+		return "COMMENT";
 	}
 	return "";
 }

@@ -1,0 +1,558 @@
+/* Connection statements (SQL.md 3, 9): CREATE / ALTER CONNECTION (one
+ * SQLite transaction each: item, options, dependency edges, create_sql),
+ * RENAME of secrets and connections (dependents' create_sql re-rendered
+ * with the new name), VALIDATE CONNECTION (no validators yet: 0A000),
+ * SHOW [REDACTED] CREATE CONNECTION and COMMENT ON. A failed statement
+ * changes nothing: every check runs before the transaction opens. */
+#include "ddl_conn.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "plan_conn.h"
+#include "rbac.h"
+#include "store_conn.h"
+
+#define QNAME_MAX (3 * (CAT_IDENT_MAX + 1))
+#define COMMENT_MAX 1024
+
+static int oom(struct exec_run *r)
+{
+	return err_set(r->e, "53200", "out of memory");
+}
+
+static int complete(struct exec_run *r, const char *tag)
+{
+	return pgw_command_complete(r->out, tag) < 0 ? oom(r) : CAT_RUN_DONE;
+}
+
+static void written(const struct cat_name *n, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n->nparts && off < size; i++)
+		off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? "." : "", n->parts[i]);
+}
+
+static void qualify(const struct cat_schema *sc, const char *name, char *buf, size_t size)
+{
+	if (sc->is_system)
+		snprintf(buf, size, "%s.%s", sc->name, name);
+	else
+		snprintf(buf, size, "%s.%s.%s", sc->database, sc->name, name);
+}
+
+static void self_item(const struct cat_schema *sc, const char *name, uint64_t id,
+		      int type, struct cat_conn_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	it->id = id;
+	it->kind = CAT_OBJ_CONNECTION;
+	it->conn_type = type;
+	snprintf(it->database, sizeof(it->database), "%s", sc->is_system ? "" : sc->database);
+	snprintf(it->schema, sizeof(it->schema), "%s", sc->name);
+	snprintf(it->name, sizeof(it->name), "%s", name);
+}
+
+/* ---- resolver over the store and the session's names ---- */
+
+static int res_lookup(void *arg, const struct cat_name *n, struct cat_conn_item *out,
+		      struct err *e)
+{
+	struct exec_run *r = arg;
+	struct cat_item it;
+	struct cat_schema sc;
+	int rc = cat_ddl_lookup_item(r, n, &it, &sc);
+
+	if (rc <= 0)
+		return rc;
+	return cat_store_conn_item(r->ctx->store, it.id, out, e);
+}
+
+static int res_by_id(void *arg, uint64_t id, struct cat_conn_item *out, struct err *e)
+{
+	struct exec_run *r = arg;
+	return cat_store_conn_item(r->ctx->store, id, out, e);
+}
+
+static int res_options(void *arg, uint64_t id, struct conn_optset *out, struct err *e)
+{
+	struct exec_run *r = arg;
+	return cat_store_conn_load(r->ctx->store, id, out, e);
+}
+
+/* PRIV: USAGE on each referenced secret / connection (and its schema). */
+static int res_use(void *arg, const struct cat_conn_item *ci, struct err *e)
+{
+	struct exec_run *r = arg;
+	struct cat_item it;
+	int rc = cat_store_find_item_by_id(r->ctx->store, ci->id, &it, e);
+
+	if (rc <= 0)
+		return rc < 0 ? -1 : err_set(e, "42704", "unknown catalog item '%s'", ci->name);
+	return cat_rbac_require_item(r->ctx, r->s, CAT_PRIV_USAGE, &it, e);
+}
+
+static void resolver(struct exec_run *r, struct cat_conn_resolver *res)
+{
+	res->arg = r;
+	res->lookup = res_lookup;
+	res->by_id = res_by_id;
+	res->options = res_options;
+	res->use = res_use;
+}
+
+/* ---- helpers ---- */
+
+static const char *session_db(struct exec_run *r)
+{
+	return cat_setting_get(r->s, "database");
+}
+
+/* The schema a CREATE puts a new item into (SQL.md 2). */
+static int schema_for_create(struct exec_run *r, const struct cat_name *n,
+			     struct cat_schema *sc)
+{
+	if (n->nparts == 1) {
+		char path[8][CAT_IDENT_MAX + 1];
+		size_t npath = cat_search_path(r->s, path, 8);
+		int found = 0;
+
+		for (size_t i = 0; i < npath && !found; i++) {
+			int rc = cat_store_find_schema(r->ctx->store, session_db(r), path[i], sc,
+						       r->e);
+			if (rc < 0)
+				return EXEC_ERROR;
+			found = rc;
+		}
+		if (!found)
+			return err_set(r->e, "3F000", "no schema has been selected to create in");
+	} else {
+		struct cat_name sn = { .nparts = n->nparts - 1 };
+		for (int i = 0; i < n->nparts - 1; i++)
+			memcpy(sn.parts[i], n->parts[i], sizeof(sn.parts[i]));
+		if (cat_ddl_resolve_schema(r, &sn, sc) < 0)
+			return EXEC_ERROR;
+	}
+	if (sc->is_system)
+		return err_set(r->e, "42501", "system schema '%s' cannot be modified", sc->name);
+	return 0;
+}
+
+/* Validation is the validator issue's; until then a statement that would
+ * validate fails rather than succeed silently (issue 4, item 3). */
+static int validation_unsupported(struct exec_run *r, const struct conn_type_def *t, int hint)
+{
+	err_set(r->e, "0A000", "validation of %s connections is not supported yet", t->keyword);
+	if (hint)
+		err_hint(r->e, "use WITH (VALIDATE = false)");
+	return EXEC_ERROR;
+}
+
+static int wants_validation(const struct cat_conn_stmt *cs, const struct conn_type_def *t)
+{
+	return cs->has_validate ? cs->validate : t->validates_by_default;
+}
+
+/* Renders and stores create_sql / redacted_create_sql of connection id. */
+static int rerender(struct exec_run *r, const struct cat_conn_resolver *res, uint64_t id)
+{
+	struct conn_optset set;
+	struct cat_conn_item self;
+	char *sql = NULL, *red = NULL;
+	int rc = cat_store_conn_load(r->ctx->store, id, &set, r->e);
+
+	if (rc <= 0)
+		return rc;     /* not a connection: nothing to render */
+	if (cat_store_conn_item(r->ctx->store, id, &self, r->e) != 1 ||
+	    !(sql = cat_conn_render(&set, &self, CAT_RENDER_STORED, 0, res, r->e)) ||
+	    !(red = cat_conn_render(&set, &self, CAT_RENDER_STORED, 1, res, r->e)) ||
+	    cat_store_conn_set_sql(r->ctx->store, id, sql, red, r->e) < 0)
+		rc = EXEC_ERROR;
+	free(sql);
+	free(red);
+	conn_optset_free(&set);
+	if (rc < 0 && !err_is_set(r->e))
+		err_set(r->e, "XX000", "internal error: catalog: cannot render u%" PRIu64, id);
+	return rc < 0 ? EXEC_ERROR : 0;
+}
+
+/* Writes a planned set for connection `self` (inside a transaction). */
+static int write_plan(struct exec_run *r, const struct cat_conn_resolver *res,
+		      const struct cat_conn_plan *plan, const struct cat_conn_item *self,
+		      const struct cat_conn_cfg *cfg)
+{
+	char *sql = cat_conn_render(&plan->set, self, CAT_RENDER_STORED, 0, res, r->e);
+	char *red = sql ? cat_conn_render(&plan->set, self, CAT_RENDER_STORED, 1, res, r->e) : NULL;
+	int rc = -1;
+
+	if (sql && red)
+		rc = cat_store_conn_write(r->ctx->store, self->id, &plan->set, plan->deps,
+					  plan->ndeps, cfg, sql, red, r->e);
+	free(sql);
+	free(red);
+	return rc;
+}
+
+/* An existing item for ALTER / VALIDATE / SHOW / COMMENT: 1 found, 0
+ * missing with IF EXISTS (notice sent), -1. */
+static int find_target(struct exec_run *r, const struct cat_stmt *st, const char *kind_word,
+		       struct cat_item *it, struct cat_schema *sc, char *q, size_t qsize)
+{
+	char w[QNAME_MAX];
+	int rc = cat_ddl_lookup_item(r, &st->name, it, sc);
+
+	if (rc < 0)
+		return EXEC_ERROR;
+	written(&st->name, w, sizeof(w));
+	if (rc == 0) {
+		if (!st->if_exists)
+			return err_set(r->e, "42704", "unknown catalog item '%s'", w);
+		if (cat_exec_notice(r, "00000", "%s \"%s\" does not exist, skipping", kind_word, w) < 0)
+			return EXEC_ERROR;
+		return 0;
+	}
+	qualify(sc, it->name, q, qsize);
+	return 1;
+}
+
+static int check_kind(struct exec_run *r, const struct cat_item *it,
+		      enum cat_object_kind want, const char *q)
+{
+	if (it->kind == want)
+		return 0;
+	return err_set(r->e, "42809", "%s is a %s not a %s", q, cat_kind_name(it->kind),
+		       cat_kind_name(want));
+}
+
+/* ---- CREATE CONNECTION ---- */
+
+int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
+{
+	struct cat_ctx *ctx = r->ctx;
+	const struct cat_conn_stmt *cs = st->conn;
+	struct cat_conn_resolver res;
+	struct cat_conn_cfg cfg;
+	struct cat_conn_plan plan;
+	struct cat_conn_item self;
+	struct cat_schema sc;
+	struct cat_item it;
+	const struct conn_type_def *t = conn_type_by_keyword(cs->type_kw);
+	const char *name = st->name.parts[st->name.nparts - 1];
+	char q[QNAME_MAX];
+	long count;
+	int rc;
+
+	if (!t)
+		return err_set(r->e, "0A000", "connection type %s is not supported", cs->type_kw);
+	if (schema_for_create(r, &st->name, &sc) < 0)
+		return EXEC_ERROR;
+	rc = cat_store_find_item(ctx->store, sc.id, name, &it, r->e);
+	if (rc < 0)
+		return EXEC_ERROR;
+	qualify(&sc, name, q, sizeof(q));
+	if (rc == 1) {
+		/* Secrets and connections share a namespace (SQL.md 2). */
+		if (!st->if_not_exists)
+			return err_set(r->e, "42710", "%s \"%s\" already exists",
+				       cat_kind_name(it.kind), q);
+		if (cat_exec_notice(r, "42710", "%s \"%s\" already exists, skipping",
+				    cat_kind_name(it.kind), q) < 0)
+			return EXEC_ERROR;
+		return complete(r, "CREATE CONNECTION");
+	}
+	/* PRIV: CREATE on the schema; USAGE on each referenced object (res_use). */
+	if (cat_rbac_require_schema(ctx, r->s, CAT_PRIV_CREATE, &sc, r->e) < 0)
+		return EXEC_ERROR;
+	if (cat_conn_cfg_load(ctx->store, &cfg, r->e) < 0)
+		return EXEC_ERROR;
+	resolver(r, &res);
+	if (cat_conn_plan_create(cs, &res, &cfg.s, &plan, r->e) < 0)
+		return EXEC_ERROR;
+	if (wants_validation(cs, t)) {
+		cat_conn_plan_free(&plan);
+		return validation_unsupported(r, t, 1);
+	}
+	/* Limits (SQL.md 9.6). */
+	count = cat_store_conn_count(ctx->store, t->catalog_name, r->e);
+	if (count < 0 || cat_ns_check_object_limit(r, &sc, "connection") < 0) {
+		cat_conn_plan_free(&plan);
+		return EXEC_ERROR;
+	}
+	if (count + 1 > t->limit_default) {
+		cat_conn_plan_free(&plan);
+		return err_set(r->e, "53400",
+			       "creating %s connection would violate %s limit (desired: %ld, limit: %ld, current: %ld)",
+			       t->keyword, t->limit_var, count + 1, t->limit_default, count);
+	}
+
+	uint64_t id = ctx->next_id++;
+	self_item(&sc, name, id, t->type, &self);
+	if (cat_store_begin(ctx->store, r->e) < 0) {
+		cat_conn_plan_free(&plan);
+		return EXEC_ERROR;
+	}
+	if (cat_store_conn_insert_item(ctx->store, id, sc.id, name, r->s->role.id, t->type,
+				       r->e) < 0 ||
+	    write_plan(r, &res, &plan, &self, &cfg) < 0) {
+		cat_store_rollback(ctx->store);
+		cat_conn_plan_free(&plan);
+		return EXEC_ERROR;
+	}
+	/* HOOK(vault-ssh): SSH TUNNEL connections get two Ed25519 key pairs from
+	 * the vault (cat_vault_generate_ssh_keys, another helper's); their public
+	 * halves go to connections.public_key_1/2. Until it exists the columns
+	 * stay NULL. */
+	if (cat_store_commit(ctx->store, r->e) < 0) {
+		cat_conn_plan_free(&plan);
+		return EXEC_ERROR;
+	}
+	log_info("connection_created", "id=u%" PRIu64 " type=%s role=%s", id, t->catalog_name,
+		 r->s->role.name);
+	if (plan.notice[0] && cat_exec_notice(r, "00000", "%s", plan.notice) < 0) {
+		cat_conn_plan_free(&plan);
+		return EXEC_ERROR;
+	}
+	cat_conn_plan_free(&plan);
+	return complete(r, "CREATE CONNECTION");
+}
+
+/* ---- RENAME (secrets and connections) ---- */
+
+int cat_ddl_rename_item(struct exec_run *r, struct cat_stmt *st)
+{
+	struct cat_ctx *ctx = r->ctx;
+	enum cat_object_kind want = st->kind == CAT_STMT_ALTER_CONNECTION ? CAT_OBJ_CONNECTION :
+				    CAT_OBJ_SECRET;
+	const char *tag = want == CAT_OBJ_CONNECTION ? "ALTER CONNECTION" : "ALTER SECRET";
+	struct cat_conn_resolver res;
+	struct cat_schema sc;
+	struct cat_item it, other;
+	char q[QNAME_MAX];
+	uint64_t *deps = NULL;
+	long ndeps;
+	int rc = find_target(r, st, cat_kind_name(want), &it, &sc, q, sizeof(q));
+
+	if (rc <= 0)
+		return rc < 0 ? EXEC_ERROR : complete(r, tag);
+	/* PRIV: ownership */
+	if (check_kind(r, &it, want, q) < 0 || cat_rbac_require_owner(ctx, r->s, &it, r->e) < 0)
+		return EXEC_ERROR;
+	resolver(r, &res);
+	if (cat_store_begin(ctx->store, r->e) < 0)
+		return EXEC_ERROR;
+	rc = cat_store_find_item(ctx->store, sc.id, st->new_name, &other, r->e);
+	if (rc == 1)
+		err_set(r->e, "42710", "catalog item '%s' already exists", st->new_name);
+	if (rc != 0 || cat_store_rename_item(ctx->store, it.id, &sc, st->new_name, r->e) < 0 ||
+	    rerender(r, &res, it.id) < 0)
+		goto fail;
+	/* References are stored by id: every dependent re-renders with the
+	 * new name (SQL.md 8.6). */
+	ndeps = cat_store_dependents(ctx->store, it.id, &deps, r->e);
+	if (ndeps < 0)
+		goto fail;
+	for (long i = 0; i < ndeps; i++)
+		if (rerender(r, &res, deps[i]) < 0)
+			goto fail;
+	free(deps);
+	deps = NULL;
+	if (cat_store_commit(ctx->store, r->e) < 0)
+		return EXEC_ERROR;
+	log_info("item_renamed", "id=u%" PRIu64 " kind=%s role=%s", it.id, cat_kind_name(it.kind),
+		 r->s->role.name);
+	return complete(r, tag);
+fail:
+	free(deps);
+	cat_store_rollback(ctx->store);
+	return EXEC_ERROR;
+}
+
+/* ---- ALTER CONNECTION ---- */
+
+int cat_ddl_alter_connection(struct exec_run *r, struct cat_stmt *st)
+{
+	struct cat_ctx *ctx = r->ctx;
+	const struct cat_conn_stmt *cs = st->conn;
+	struct cat_conn_resolver res;
+	struct cat_conn_cfg cfg;
+	struct cat_conn_plan plan;
+	struct cat_conn_item self;
+	struct conn_optset cur;
+	struct cat_schema sc;
+	struct cat_item it;
+	const struct conn_type_def *t;
+	char q[QNAME_MAX];
+	int rc;
+
+	if (cs->rename)
+		return cat_ddl_rename_item(r, st);
+	rc = find_target(r, st, "connection", &it, &sc, q, sizeof(q));
+	if (rc <= 0)
+		return rc < 0 ? EXEC_ERROR : complete(r, "ALTER CONNECTION");
+	/* PRIV: ownership; USAGE on each referenced object of the result (res_use). */
+	if (check_kind(r, &it, CAT_OBJ_CONNECTION, q) < 0 ||
+	    cat_rbac_require_owner(ctx, r->s, &it, r->e) < 0)
+		return EXEC_ERROR;
+	if (cat_store_conn_item(ctx->store, it.id, &self, r->e) != 1)
+		return err_is_set(r->e) ? EXEC_ERROR :
+		       err_set(r->e, "XX000", "internal error: catalog: connection %s has no options", q);
+	t = &conn_types[self.conn_type];
+	if (cs->nactions == 1 && cs->actions[0].kind == CAT_CA_ROTATE_KEYS) {
+		if (t->type != CONN_SSH_TUNNEL)
+			return err_set(r->e, "42809", "%s is not an SSH connection", q);
+		/* HOOK(vault-ssh): RotateSshKeys in the vault (another helper's). */
+		return err_set(r->e, "0A000", "ALTER CONNECTION ... ROTATE KEYS is not supported yet");
+	}
+	if (cat_conn_cfg_load(ctx->store, &cfg, r->e) < 0)
+		return EXEC_ERROR;
+	rc = cat_store_conn_load(ctx->store, it.id, &cur, r->e);
+	if (rc <= 0)
+		return rc < 0 ? EXEC_ERROR :
+		       err_set(r->e, "XX000", "internal error: catalog: connection %s has no options", q);
+	resolver(r, &res);
+	rc = cat_conn_plan_alter(&cur, cs, &res, &cfg.s, &plan, r->e);
+	conn_optset_free(&cur);
+	if (rc < 0)
+		return EXEC_ERROR;
+	if (wants_validation(cs, t)) {
+		cat_conn_plan_free(&plan);
+		return validation_unsupported(r, t, 1);
+	}
+	if (cat_store_begin(ctx->store, r->e) < 0) {
+		cat_conn_plan_free(&plan);
+		return EXEC_ERROR;
+	}
+	if (write_plan(r, &res, &plan, &self, &cfg) < 0) {
+		cat_store_rollback(ctx->store);
+		cat_conn_plan_free(&plan);
+		return EXEC_ERROR;
+	}
+	if (cat_store_commit(ctx->store, r->e) < 0) {
+		cat_conn_plan_free(&plan);
+		return EXEC_ERROR;
+	}
+	log_info("connection_altered", "id=u%" PRIu64 " role=%s", it.id, r->s->role.name);
+	if (plan.notice[0] && cat_exec_notice(r, "00000", "%s", plan.notice) < 0) {
+		cat_conn_plan_free(&plan);
+		return EXEC_ERROR;
+	}
+	cat_conn_plan_free(&plan);
+	return complete(r, "ALTER CONNECTION");
+}
+
+/* ---- VALIDATE CONNECTION ---- */
+
+int cat_ddl_validate_connection(struct exec_run *r, struct cat_stmt *st)
+{
+	struct cat_schema sc;
+	struct cat_item it;
+	struct cat_conn_item ci;
+	char q[QNAME_MAX];
+	int rc = find_target(r, st, "connection", &it, &sc, q, sizeof(q));
+
+	if (rc <= 0)
+		return EXEC_ERROR;
+	if (it.kind != CAT_OBJ_CONNECTION)
+		return err_set(r->e, "42809", "cannot validate %s '%s'", cat_kind_name(it.kind), q);
+	/* PRIV: USAGE on the connection */
+	if (cat_rbac_require_item(r->ctx, r->s, CAT_PRIV_USAGE, &it, r->e) < 0)
+		return EXEC_ERROR;
+	if (cat_store_conn_item(r->ctx->store, it.id, &ci, r->e) != 1 || ci.conn_type < 0)
+		return err_is_set(r->e) ? EXEC_ERROR :
+		       err_set(r->e, "XX000", "internal error: catalog: connection %s has no type", q);
+	/* HOOK(validator): a validation job (issue 5) replaces this. */
+	return validation_unsupported(r, &conn_types[ci.conn_type], 0);
+}
+
+/* ---- SHOW [REDACTED] CREATE CONNECTION ---- */
+
+static const char *const show_create_cols[] = { "name", "create_sql" };
+static const uint32_t show_create_oids[] = { PGW_OID_TEXT, PGW_OID_TEXT };
+
+int cat_ddl_describe_show_create(struct exec_run *r, const struct cat_stmt *st)
+{
+	(void)st;
+	return pgw_row_description(r->out, 2, show_create_cols, show_create_oids);
+}
+
+int cat_ddl_show_create_connection(struct exec_run *r, struct cat_stmt *st)
+{
+	struct cat_conn_resolver res;
+	struct conn_optset set;
+	struct cat_conn_item self;
+	struct cat_schema sc;
+	struct cat_item it;
+	char q[QNAME_MAX], *sql;
+	const char *vals[2];
+	int rc = find_target(r, st, "connection", &it, &sc, q, sizeof(q));
+
+	if (rc <= 0)
+		return EXEC_ERROR;
+	if (it.kind != CAT_OBJ_CONNECTION)
+		return err_set(r->e, "42809", "'%s' is not a connection", q);
+	/* PRIV: USAGE on the schema */
+	if (cat_rbac_require_schema(r->ctx, r->s, CAT_PRIV_USAGE, &sc, r->e) < 0)
+		return EXEC_ERROR;
+	rc = cat_store_conn_load(r->ctx->store, it.id, &set, r->e);
+	if (rc <= 0)
+		return rc < 0 ? EXEC_ERROR :
+		       err_set(r->e, "XX000", "internal error: catalog: connection %s has no options", q);
+	resolver(r, &res);
+	res.use = NULL;
+	if (cat_store_conn_item(r->ctx->store, it.id, &self, r->e) != 1) {
+		conn_optset_free(&set);
+		return EXEC_ERROR;
+	}
+	sql = cat_conn_render(&set, &self, CAT_RENDER_SHOW, st->conn && st->conn->redacted, &res,
+			      r->e);
+	conn_optset_free(&set);
+	if (!sql)
+		return EXEC_ERROR;
+	vals[0] = q;
+	vals[1] = sql;
+	int lens[2] = { (int)strlen(q), (int)strlen(sql) };
+	if ((r->send_rowdesc && cat_ddl_describe_show_create(r, st) < 0) ||
+	    pgw_data_row(r->out, 2, vals, lens) < 0) {
+		free(sql);
+		return oom(r);
+	}
+	free(sql);
+	return complete(r, "SHOW CREATE CONNECTION");
+}
+
+/* ---- COMMENT ON ---- */
+
+int cat_ddl_comment(struct exec_run *r, struct cat_stmt *st)
+{
+	struct cat_ctx *ctx = r->ctx;
+	const char *comment = st->conn ? st->conn->comment : NULL;
+	struct cat_schema sc;
+	struct cat_item it;
+	char q[QNAME_MAX];
+	int rc;
+
+	if (comment && strlen(comment) > COMMENT_MAX)
+		return err_set(r->e, "22023", "provided comment was %zu bytes long, max size is %d bytes",
+			       strlen(comment), COMMENT_MAX);
+	rc = find_target(r, st, cat_kind_name(st->object_kind), &it, &sc, q, sizeof(q));
+	if (rc <= 0)
+		return EXEC_ERROR;
+	/* PRIV: ownership */
+	if (check_kind(r, &it, st->object_kind, q) < 0 ||
+	    cat_rbac_require_owner(ctx, r->s, &it, r->e) < 0)
+		return EXEC_ERROR;
+	if (cat_store_begin(ctx->store, r->e) < 0)
+		return EXEC_ERROR;
+	if (cat_store_set_comment(ctx->store, it.id, cat_kind_name(it.kind), comment, r->e) < 0) {
+		cat_store_rollback(ctx->store);
+		return EXEC_ERROR;
+	}
+	if (cat_store_commit(ctx->store, r->e) < 0)
+		return EXEC_ERROR;
+	return complete(r, "COMMENT");
+}

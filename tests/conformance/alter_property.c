@@ -1,0 +1,5 @@
+/* Property test for ALTER CONNECTION (placeholder while being written). */
+int main(void)
+{
+	return 0;
+}
