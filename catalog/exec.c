@@ -72,6 +72,7 @@ void cat_exec_select_session(const struct cat_session *s,
 
 	snprintf(schema, size, "%s", cat_search_path(s, path, 1) ? path[0] : "");
 	ss->user = s->role.name;
+	ss->session_user = s->login_role.name;
 	ss->database = cat_setting_get(s, "database");
 	ss->schema = schema[0] ? schema : NULL;
 	ss->backend_pid = s->backend_pid;

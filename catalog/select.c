@@ -109,6 +109,13 @@ static void fn_current_user(sqlite3_context *ctx, int argc, sqlite3_value **argv
 	fn_text(ctx, ss ? ss->user : NULL);
 }
 
+static void fn_session_user(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	const struct cat_select_session *ss = fn_session(ctx);
+	(void)argc; (void)argv;
+	fn_text(ctx, !ss ? NULL : ss->session_user ? ss->session_user : ss->user);
+}
+
 static void fn_current_database(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	const struct cat_select_session *ss = fn_session(ctx);
@@ -136,7 +143,7 @@ static const struct {
 } session_functions[] = {
 	{ "version", fn_version },
 	{ "current_user", fn_current_user },
-	{ "session_user", fn_current_user },
+	{ "session_user", fn_session_user },
 	{ "current_database", fn_current_database },
 	{ "current_schema", fn_current_schema },
 	{ "pg_backend_pid", fn_backend_pid },

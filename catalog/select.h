@@ -19,6 +19,8 @@ struct cat_select_session {
 	const char *database;
 	const char *schema;
 	uint32_t backend_pid;
+	const char *session_user;   /* login role (SET ROLE changes only user);
+				     * NULL: same as user */
 };
 
 struct cat_select {

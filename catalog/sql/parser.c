@@ -59,14 +59,12 @@ static int create_secret(struct cat_parser *p, struct cat_stmt *st)
 static int alter_secret(struct cat_parser *p, struct cat_stmt *st)
 {
 	static const char *const actions[] = { "AS", "RENAME", "OWNER" };
-	const struct cat_token *t;
 
 	p->hide_strings = 1;
 	st->object_kind = CAT_OBJ_SECRET;
 	st->if_exists = cat_p_accept_kw(p, "IF EXISTS");
 	if (cat_p_parse_name(p, &st->name, 3))
 		return -1;
-	t = cat_p_peek(p);
 	switch (cat_p_expect_one_of(p, actions, 3)) {
 	case 0:
 		st->kind = CAT_STMT_ALTER_SECRET_VALUE;
@@ -77,7 +75,6 @@ static int alter_secret(struct cat_parser *p, struct cat_stmt *st)
 			return -1;
 		return cat_p_parse_ident(p, st->new_name);
 	case 2:
-		(void)t;
 		return cat_parse_owner_to(p, st);
 	default:
 		return -1;

@@ -144,7 +144,7 @@ static void test_set_role_changes_current_user(void **state)
 
 	(void)state;
 	ok("SET ROLE alice");
-	expect_row("SELECT current_user", "alice");
+	expect_row("SELECT current_user || ' ' || session_user", "alice materialize");
 	assert_string_equal(PQparameterStatus(su, "is_superuser"), "off");
 	/* alice may not create roles, even though her session user could. */
 	expect_on(su, "CREATE ROLE x", "42501", "permission denied for SYSTEM",
@@ -156,6 +156,12 @@ static void test_set_role_changes_current_user(void **state)
 	expect_row("SELECT current_user", "materialize");
 	assert_string_equal(PQparameterStatus(su, "is_superuser"), "on");
 	expect_on(su, "SET ROLE nobody", "42704", "unknown role 'nobody'", NULL);
+	/* DISCARD ALL includes RESET ROLE; SHOW session_authorization is the
+	 * login role throughout. */
+	ok("SET ROLE alice");
+	expect_row("SHOW session_authorization", "materialize");
+	ok("DISCARD ALL");
+	expect_row("SELECT current_user", "materialize");
 	/* A non-superuser login may SET ROLE only to roles it is a member of. */
 	alice = th_connect_as(&daemon_, "alice", "materialize");
 	assert_non_null(alice);

@@ -158,6 +158,177 @@ static void test_priv_names_and_grantable(void **state)
 	assert_string_equal(acl, "{u7=UC/u7}");
 }
 
+/* ---- parser (catalog/sql/parser_rbac.c) ---- */
+
+static struct cat_stmt *parse1(const char *sql)
+{
+	struct cat_stmt *st = NULL;
+	size_t n = 0;
+	struct err e;
+
+	if (cat_parse(sql, strlen(sql), &st, &n, &e) != 0) {
+		fprintf(stderr, "parse failed: %s: %s %s\n", sql, e.sqlstate, e.message);
+		fail();
+	}
+	assert_int_equal(n, 1);
+	return st;
+}
+
+static void parse_fails(const char *sql, const char *state, const char *message)
+{
+	struct cat_stmt *st = NULL;
+	size_t n = 0;
+	struct err e;
+
+	assert_int_equal(cat_parse(sql, strlen(sql), &st, &n, &e), -1);
+	if (strcmp(e.sqlstate, state) || (message && strcmp(e.message, message)))
+		fprintf(stderr, "%s: got %s %s\n", sql, e.sqlstate, e.message);
+	assert_string_equal(e.sqlstate, state);
+	if (message)
+		assert_string_equal(e.message, message);
+}
+
+static void test_parse_role_statements(void **state)
+{
+	struct cat_stmt *st;
+
+	(void)state;
+	st = parse1("CREATE ROLE Alice WITH LOGIN CREATEDB NOCREATEROLE");
+	assert_int_equal(st->kind, CAT_STMT_CREATE_ROLE);
+	assert_string_equal(st->rbac->role, "alice");
+	assert_int_equal(st->rbac->attr_set, CAT_RATTR_LOGIN | CAT_RATTR_CREATEDB | CAT_RATTR_CREATEROLE);
+	assert_int_equal(st->rbac->attr_on, CAT_RATTR_LOGIN | CAT_RATTR_CREATEDB);
+	assert_string_equal(cat_stmt_tag(st), "CREATE ROLE");
+	cat_stmts_free(st, 1);
+	st = parse1("ALTER ROLE \"Bob\" NOSUPERUSER PASSWORD NULL");
+	assert_int_equal(st->kind, CAT_STMT_ALTER_ROLE);
+	assert_string_equal(st->rbac->role, "Bob");
+	assert_int_equal(st->rbac->password, 2);
+	cat_stmts_free(st, 1);
+	st = parse1("DROP ROLE IF EXISTS a, b");
+	assert_int_equal(st->kind, CAT_STMT_DROP_ROLE);
+	assert_true(st->if_exists);
+	assert_int_equal(st->rbac->nroles, 2);
+	assert_string_equal(st->rbac->roles[1], "b");
+	cat_stmts_free(st, 1);
+	parse_fails("CREATE ROLE a SUPERUSER NOSUPERUSER", "42601", "conflicting or redundant options");
+	parse_fails("CREATE ROLE a NOINHERIT", "0A000", "NOINHERIT is not supported");
+	parse_fails("CREATE ROLE a PASSWORD 5", "42601", NULL);
+	/* A password never reaches a message. */
+	{
+		struct cat_stmt *x = NULL;
+		size_t n = 0;
+		struct err e;
+		assert_int_equal(cat_parse("CREATE ROLE a PASSWORD 'hunter2' 'hunter3'", 41, &x, &n, &e), -1);
+		assert_null(strstr(e.message, "hunter"));
+	}
+}
+
+static void test_parse_grant_revoke(void **state)
+{
+	struct cat_stmt *st;
+
+	(void)state;
+	st = parse1("GRANT USAGE, CREATE ON SCHEMA s, d.s2 TO a, PUBLIC");
+	assert_int_equal(st->kind, CAT_STMT_GRANT_PRIV);
+	assert_int_equal(st->rbac->privs, CAT_PRIV_USAGE | CAT_PRIV_CREATE);
+	assert_int_equal(st->rbac->target, CAT_GRANT_SCHEMA);
+	assert_int_equal(st->rbac->nobjects, 2);
+	assert_int_equal(st->rbac->objects[1].nparts, 2);
+	assert_int_equal(st->rbac->ngrantees, 2);
+	assert_string_equal(st->rbac->grantees[1], "public");
+	assert_string_equal(cat_stmt_tag(st), "GRANT");
+	cat_stmts_free(st, 1);
+	st = parse1("GRANT ALL PRIVILEGES ON ALL SECRETS IN SCHEMA x, y TO r");
+	assert_true(st->rbac->all_privs);
+	assert_int_equal(st->rbac->target, CAT_GRANT_ALL_SECRETS);
+	assert_int_equal(st->rbac->scope, 1);
+	assert_int_equal(st->rbac->nobjects, 2);
+	cat_stmts_free(st, 1);
+	st = parse1("REVOKE CREATEROLE, CREATEDB ON SYSTEM FROM r");
+	assert_int_equal(st->kind, CAT_STMT_REVOKE_PRIV);
+	assert_int_equal(st->rbac->target, CAT_GRANT_SYSTEM);
+	assert_int_equal(st->rbac->privs, CAT_PRIV_CREATEROLE | CAT_PRIV_CREATEDB);
+	assert_string_equal(cat_stmt_tag(st), "REVOKE");
+	cat_stmts_free(st, 1);
+	st = parse1("GRANT USAGE ON CONNECTION db.sc.c TO r");
+	assert_int_equal(st->rbac->target, CAT_GRANT_CONNECTION);
+	assert_int_equal(st->rbac->objects[0].nparts, 3);
+	cat_stmts_free(st, 1);
+	st = parse1("REVOKE ALL ON ALL CONNECTIONS IN DATABASE d FROM r");
+	assert_int_equal(st->rbac->target, CAT_GRANT_ALL_CONNECTIONS);
+	assert_int_equal(st->rbac->scope, 2);
+	cat_stmts_free(st, 1);
+	st = parse1("GRANT a, b TO c");
+	assert_int_equal(st->kind, CAT_STMT_GRANT_ROLE);
+	assert_int_equal(st->rbac->nroles, 2);
+	assert_string_equal(st->rbac->grantees[0], "c");
+	assert_string_equal(cat_stmt_tag(st), "GRANT ROLE");
+	cat_stmts_free(st, 1);
+	st = parse1("REVOKE a FROM b");
+	assert_int_equal(st->kind, CAT_STMT_REVOKE_ROLE);
+	cat_stmts_free(st, 1);
+	parse_fails("GRANT USAGE ON TABLE t TO r", "42601",
+		    "Expected one of SECRET or CONNECTION or SCHEMA or DATABASE or SYSTEM or ALL, found identifier \"table\"");
+	parse_fails("GRANT USAGE ON SECRET s FROM r", "42601", "Expected TO, found FROM");
+	parse_fails("REVOKE USAGE ON SECRET s TO r", "42601", "Expected FROM, found TO");
+	parse_fails("GRANT USAGE, SELECT ON SECRET s TO r", "42601", NULL);
+	parse_fails("GRANT USAGE ON SCHEMA a.b.c TO r", "42601",
+		    "qualified name did not have between 1 and 2 components: a.b.c");
+	parse_fails("GRANT ALL ON ALL SECRETS IN TABLE x TO r", "42601", NULL);
+}
+
+static void test_parse_owner_namespaces_set_role(void **state)
+{
+	struct cat_stmt *st;
+
+	(void)state;
+	st = parse1("ALTER SECRET IF EXISTS d.s.x OWNER TO r");
+	assert_int_equal(st->kind, CAT_STMT_ALTER_OWNER);
+	assert_int_equal(st->object_kind, CAT_OBJ_SECRET);
+	assert_true(st->if_exists);
+	assert_string_equal(st->rbac->role, "r");
+	assert_string_equal(cat_stmt_tag(st), "ALTER SECRET");
+	cat_stmts_free(st, 1);
+	st = parse1("CREATE DATABASE IF NOT EXISTS d");
+	assert_int_equal(st->kind, CAT_STMT_CREATE_DATABASE);
+	assert_true(st->if_not_exists);
+	cat_stmts_free(st, 1);
+	st = parse1("CREATE SCHEMA d.s");
+	assert_int_equal(st->kind, CAT_STMT_CREATE_SCHEMA);
+	assert_int_equal(st->name.nparts, 2);
+	cat_stmts_free(st, 1);
+	st = parse1("DROP SCHEMA IF EXISTS a, d.b CASCADE");
+	assert_int_equal(st->kind, CAT_STMT_DROP_SCHEMA);
+	assert_int_equal(st->nnames, 2);
+	assert_true(st->cascade);
+	assert_string_equal(cat_stmt_tag(st), "DROP SCHEMA");
+	cat_stmts_free(st, 1);
+	st = parse1("DROP DATABASE d RESTRICT");
+	assert_int_equal(st->kind, CAT_STMT_DROP_DATABASE);
+	assert_false(st->cascade);
+	cat_stmts_free(st, 1);
+	parse_fails("CREATE DATABASE a.b", "42601",
+		    "qualified name did not have between 1 and 1 components: a.b");
+	st = parse1("SET ROLE alice");
+	assert_int_equal(st->kind, CAT_STMT_SET_ROLE);
+	assert_string_equal(st->rbac->role, "alice");
+	assert_string_equal(cat_stmt_tag(st), "SET");
+	cat_stmts_free(st, 1);
+	st = parse1("SET role TO 'Alice'");
+	assert_string_equal(st->rbac->role, "Alice");
+	cat_stmts_free(st, 1);
+	st = parse1("SET ROLE NONE");
+	assert_string_equal(st->rbac->role, "");
+	cat_stmts_free(st, 1);
+	st = parse1("RESET ROLE");
+	assert_int_equal(st->kind, CAT_STMT_SET_ROLE);
+	assert_string_equal(st->rbac->role, "");
+	assert_string_equal(cat_stmt_tag(st), "RESET");
+	cat_stmts_free(st, 1);
+	parse_fails("SET ROLE ''", "22023", NULL);
+}
+
 /* ---- checks against a real store ---- */
 
 struct fx {
@@ -460,6 +631,9 @@ int main(void)
 		cmocka_unit_test(test_acl_privs_of_counts_public_and_roles),
 		cmocka_unit_test(test_acl_new_owner_rewrites_and_merges),
 		cmocka_unit_test(test_priv_names_and_grantable),
+		cmocka_unit_test(test_parse_role_statements),
+		cmocka_unit_test(test_parse_grant_revoke),
+		cmocka_unit_test(test_parse_owner_namespaces_set_role),
 		cmocka_unit_test_setup_teardown(test_superuser_passes_everything, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owner_holds_all_and_others_do_not, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_grant_to_role_inherited_by_member, setup, teardown),

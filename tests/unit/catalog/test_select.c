@@ -35,7 +35,7 @@ static int setup(void **state)
 	assert_int_equal(cat_store_insert_secret(&f->st, 2, &sc, "other", "u1", 2, &e), 0);
 	assert_int_equal(cat_store_commit(&f->st, &e), 0);
 	assert_int_equal(cat_select_open(&f->sel, f->path, &e), 0);
-	f->ss = (struct cat_select_session){ "materialize", "materialize", "public", 1234 };
+	f->ss = (struct cat_select_session){ "materialize", "materialize", "public", 1234, NULL };
 	*state = f;
 	return 0;
 }
