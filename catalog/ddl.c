@@ -229,6 +229,7 @@ static int vault_gate(struct exec_run *r)
 
 void cat_ddl_pending_clear(struct cat_session *s)
 {
+	cat_ddl_conn_pending_free(s->pending.conn);
 	free(s->pending.drop_requests);
 	memset(&s->pending, 0, sizeof(s->pending));
 }
@@ -504,10 +505,11 @@ static int close_over_dependents(struct exec_run *r, struct idset *set, int casc
 				struct cat_item a, b;
 				char qa[QNAME_MAX] = "?", qb[QNAME_MAX] = "?";
 
+				/* Names as the session would write them (SQL.md 7). */
 				if (cat_store_find_item_by_id(r->ctx->store, set->ids[i], &a, r->e) == 1)
-					cat_store_qualified_name(r->ctx->store, &a, qa, sizeof(qa), r->e);
+					cat_ddl_display_name(r, a.id, qa, sizeof(qa));
 				if (cat_store_find_item_by_id(r->ctx->store, deps[k], &b, r->e) == 1)
-					cat_store_qualified_name(r->ctx->store, &b, qb, sizeof(qb), r->e);
+					cat_ddl_display_name(r, b.id, qb, sizeof(qb));
 				free(deps);
 				err_set(r->e, "2BP01", "cannot drop %s \"%s\": still depended upon by %s \"%s\"",
 					cat_kind_name(a.kind), qa, cat_kind_name(b.kind), qb);
@@ -605,6 +607,11 @@ int cat_ddl_drop_ids(struct exec_run *r, struct cat_stmt *st, const uint64_t *id
 	}
 	if (cat_store_begin(ctx->store, r->e) < 0)
 		goto out;
+	/* SSH TUNNEL connections: their key pairs go too (ddl_conn.c). */
+	if (cat_ddl_conn_collect_ssh(r, set.ids, set.n) < 0) {
+		cat_store_rollback(ctx->store);
+		goto out;
+	}
 	/* Dependents last in `set`: delete them first. */
 	for (size_t i = set.n; i-- > 0;) {
 		if (cat_store_find_item_by_id(ctx->store, set.ids[i], &items[i], r->e) != 1 ||
@@ -628,6 +635,7 @@ int cat_ddl_drop_ids(struct exec_run *r, struct cat_stmt *st, const uint64_t *id
 	for (size_t i = 0; i < set.n; i++)
 		log_info("item_dropped", "id=u%" PRIu64 " kind=%s role=%s", items[i].id,
 			 cat_kind_name(items[i].kind), r->s->role.name);
+	cat_ddl_conn_shred_ssh(r);
 	if (nsecrets == 0) {
 		ret = complete(r, st);
 		goto out;
@@ -695,6 +703,13 @@ int cat_ddl_vault_reply(struct exec_run *r, uint64_t request_id,
 		else
 			rc = s->pending.kind == CAT_PEND_CREATE ? finish_create(r) :
 			     finish_alter(r);
+		cat_ddl_pending_clear(s);
+		return rc;
+	case CAT_PEND_CONN:
+		if (request_id != s->pending.request_id)
+			return CAT_RUN_PARKED;
+		*finished = 1;
+		rc = cat_ddl_conn_vault_reply(r, request_id, reply);
 		cat_ddl_pending_clear(s);
 		return rc;
 	case CAT_PEND_DROP:

@@ -97,8 +97,36 @@ static int res_use(void *arg, const struct cat_conn_item *ci, struct err *e)
 	return cat_rbac_require_item(r->ctx, r->s, CAT_PRIV_USAGE, &it, e);
 }
 
+/* Only as much db.schema. as the session needs (SQL.md 7). */
+static void res_display(void *arg, const struct cat_conn_item *it, char *buf, size_t size)
+{
+	struct exec_run *r = arg;
+	char path[1][CAT_IDENT_MAX + 1];
+	const char *db = cat_setting_get(r->s, "database");
+	int same_db = !it->database[0] || (db && !strcmp(db, it->database));
+
+	if (same_db && cat_search_path(r->s, path, 1) && !strcmp(path[0], it->schema))
+		snprintf(buf, size, "%s", it->name);
+	else if (same_db)
+		snprintf(buf, size, "%s.%s", it->schema, it->name);
+	else
+		cat_conn_item_qname(it, buf, size);
+}
+
+void cat_ddl_display_name(struct exec_run *r, uint64_t id, char *buf, size_t size)
+{
+	struct cat_conn_item it;
+	struct err e;
+
+	if (cat_store_conn_item(r->ctx->store, id, &it, &e) == 1)
+		res_display(r, &it, buf, size);
+	else
+		snprintf(buf, size, "u%" PRIu64, id);
+}
+
 static void resolver(struct exec_run *r, struct cat_conn_resolver *res)
 {
+	res->display = res_display;
 	res->arg = r;
 	res->lookup = res_lookup;
 	res->by_id = res_by_id;
@@ -229,6 +257,134 @@ static int check_kind(struct exec_run *r, const struct cat_item *it,
 		       cat_kind_name(want));
 }
 
+/* ---- SSH TUNNEL keys: the statement parks on the vault ---- */
+
+/* A CREATE CONNECTION ... TO SSH TUNNEL (or ROTATE KEYS) waiting for the
+ * vault's SshPublicKeys; committed only once the keys are durable there,
+ * like CREATE SECRET. */
+struct conn_pending {
+	int rotate;
+	struct cat_conn_plan plan;
+	struct cat_conn_cfg cfg;
+	struct cat_schema sc;
+	struct cat_conn_item self;
+	char qname[QNAME_MAX];
+};
+
+void cat_ddl_conn_pending_free(void *p)
+{
+	struct conn_pending *cp = p;
+
+	if (!cp)
+		return;
+	cat_conn_plan_free(&cp->plan);
+	free(cp);
+}
+
+static int vault_error(struct exec_run *r, const Tether__Reply *reply)
+{
+	if (reply && reply->message && *reply->message) {
+		err_set(r->e, reply->sqlstate && *reply->sqlstate ? reply->sqlstate : "XX000",
+			"%s", reply->message);
+		if (reply->detail && *reply->detail)
+			err_detail(r->e, "%s", reply->detail);
+		if (reply->hint && *reply->hint)
+			err_hint(r->e, "%s", reply->hint);
+		return EXEC_ERROR;
+	}
+	err_set(r->e, "XX000", "internal error: vault: connection lost; the statement was not applied");
+	err_hint(r->e, "retry in a moment");
+	return EXEC_ERROR;
+}
+
+/* 0 go on, PARKED (reconciling: the statement re-runs), or -1. */
+static int vault_gate(struct exec_run *r)
+{
+	switch (r->ctx->vault->state) {
+	case CAT_VAULT_DOWN:
+		err_set(r->e, "XX000", "internal error: vault: unavailable (restarting)");
+		err_hint(r->e, "retry in a moment");
+		return EXEC_ERROR;
+	case CAT_VAULT_RECONCILING:
+		r->s->pending.kind = CAT_PEND_READY;
+		return CAT_RUN_PARKED;
+	case CAT_VAULT_READY:
+		break;
+	}
+	return 0;
+}
+
+static int park(struct exec_run *r, struct conn_pending *cp, uint64_t rid)
+{
+	r->s->pending.kind = CAT_PEND_CONN;
+	r->s->pending.request_id = rid;
+	r->s->pending.id = cp->self.id;
+	r->s->pending.conn = cp;
+	return CAT_RUN_PARKED;
+}
+
+static int finish_ssh(struct exec_run *r, struct conn_pending *cp,
+		      const struct cat_vault_ssh_keys *keys)
+{
+	struct cat_ctx *ctx = r->ctx;
+	struct cat_conn_resolver res;
+	struct cat_item it;
+	int rc;
+
+	resolver(r, &res);
+	res.use = NULL;   /* checked before parking */
+	if (cat_store_begin(ctx->store, r->e) < 0)
+		return EXEC_ERROR;
+	if (!cp->rotate) {
+		/* Another session may have taken the name meanwhile. */
+		rc = cat_store_find_item(ctx->store, cp->sc.id, cp->self.name, &it, r->e);
+		if (rc == 1)
+			err_set(r->e, "42710", "%s \"%s\" already exists", cat_kind_name(it.kind),
+				cp->qname);
+		if (rc != 0 ||
+		    cat_store_conn_insert_item(ctx->store, cp->self.id, cp->sc.id, cp->self.name,
+					       r->s->role.id, CONN_SSH_TUNNEL, r->e) < 0 ||
+		    write_plan(r, &res, &cp->plan, &cp->self, &cp->cfg) < 0)
+			goto fail;
+	} else if (cat_store_conn_item(ctx->store, cp->self.id, &cp->self, r->e) != 1) {
+		if (!err_is_set(r->e))
+			err_set(r->e, "42704", "unknown catalog item '%s'", cp->qname);
+		goto fail;
+	}
+	if (cat_store_conn_set_keys(ctx->store, cp->self.id, keys->public_key_1,
+				    keys->public_key_2, r->e) < 0 ||
+	    cat_store_commit(ctx->store, r->e) < 0)
+		goto fail;
+	log_info(cp->rotate ? "ssh_keys_rotated" : "connection_created",
+		 "id=u%" PRIu64 " type=ssh-tunnel role=%s", cp->self.id, r->s->role.name);
+	if (cp->plan.notice[0] && cat_exec_notice(r, "00000", "%s", cp->plan.notice) < 0)
+		return EXEC_ERROR;
+	return complete(r, cp->rotate ? "ALTER CONNECTION" : "CREATE CONNECTION");
+fail:
+	cat_store_rollback(ctx->store);
+	/* Not committed: the new keys have no owner (reconciliation would
+	 * shred them too). A failed rotation leaves the vault ahead of the
+	 * catalog; the next start repairs the row from the vault. */
+	if (!cp->rotate)
+		cat_vault_delete_ssh_keys(ctx->vault, cp->self.id, cp->qname, r->s->role.name, NULL);
+	return EXEC_ERROR;
+}
+
+int cat_ddl_conn_vault_reply(struct exec_run *r, uint64_t request_id,
+			     const Tether__Reply *reply)
+{
+	struct conn_pending *cp = r->s->pending.conn;
+	struct cat_vault_ssh_keys keys;
+
+	if (!cp)
+		return err_set(r->e, "XX000", "internal error: catalog: lost parked statement");
+	if (!reply->ok)
+		return vault_error(r, reply);
+	if (cat_vault_take_ssh_keys(r->ctx->vault, request_id, &keys) != 1)
+		return err_set(r->e, "XX000", "internal error: vault: no SSH public keys in the answer");
+	return finish_ssh(r, cp, &keys);
+}
+
 /* ---- CREATE CONNECTION ---- */
 
 int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
@@ -249,6 +405,8 @@ int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
 
 	if (!t)
 		return err_set(r->e, "0A000", "connection type %s is not supported", cs->type_kw);
+	if (t->type == CONN_SSH_TUNNEL && (rc = vault_gate(r)) != 0)
+		return rc;
 	if (schema_for_create(r, &st->name, &sc) < 0)
 		return EXEC_ERROR;
 	rc = cat_store_find_item(ctx->store, sc.id, name, &it, r->e);
@@ -292,6 +450,30 @@ int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
 
 	uint64_t id = ctx->next_id++;
 	self_item(&sc, name, id, t->type, &self);
+	if (t->type == CONN_SSH_TUNNEL) {
+		/* Two Ed25519 key pairs from the vault first; the row commits when
+		 * they are durable there (cat_ddl_conn_vault_reply). */
+		struct conn_pending *cp = calloc(1, sizeof(*cp));
+		uint64_t rid;
+
+		if (!cp) {
+			cat_conn_plan_free(&plan);
+			return oom(r);
+		}
+		cp->plan = plan;
+		cp->cfg = cfg;
+		/* cfg.s points into cfg: re-point the copy */
+		cp->cfg.s.instance_id = cp->cfg.instance_id;
+		cp->cfg.s.region = cp->cfg.region;
+		cp->sc = sc;
+		cp->self = self;
+		snprintf(cp->qname, sizeof(cp->qname), "%s", q);
+		if (cat_vault_generate_ssh_keys(ctx->vault, id, q, r->s->role.name, &rid) < 0) {
+			cat_ddl_conn_pending_free(cp);
+			return vault_error(r, NULL);
+		}
+		return park(r, cp, rid);
+	}
 	if (cat_store_begin(ctx->store, r->e) < 0) {
 		cat_conn_plan_free(&plan);
 		return EXEC_ERROR;
@@ -303,10 +485,6 @@ int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
 		cat_conn_plan_free(&plan);
 		return EXEC_ERROR;
 	}
-	/* HOOK(vault-ssh): SSH TUNNEL connections get two Ed25519 key pairs from
-	 * the vault (cat_vault_generate_ssh_keys, another helper's); their public
-	 * halves go to connections.public_key_1/2. Until it exists the columns
-	 * stay NULL. */
 	if (cat_store_commit(ctx->store, r->e) < 0) {
 		cat_conn_plan_free(&plan);
 		return EXEC_ERROR;
@@ -405,8 +583,23 @@ int cat_ddl_alter_connection(struct exec_run *r, struct cat_stmt *st)
 	if (cs->nactions == 1 && cs->actions[0].kind == CAT_CA_ROTATE_KEYS) {
 		if (t->type != CONN_SSH_TUNNEL)
 			return err_set(r->e, "42809", "%s is not an SSH connection", q);
-		/* HOOK(vault-ssh): RotateSshKeys in the vault (another helper's). */
-		return err_set(r->e, "0A000", "ALTER CONNECTION ... ROTATE KEYS is not supported yet");
+		/* SQL.md 9.5: the vault rotates; the catalog records the new
+		 * public keys once the vault answers. No validation runs. */
+		struct conn_pending *cp;
+		uint64_t rid;
+
+		if ((rc = vault_gate(r)) != 0)
+			return rc;
+		if (!(cp = calloc(1, sizeof(*cp))))
+			return oom(r);
+		cp->rotate = 1;
+		cp->self = self;
+		snprintf(cp->qname, sizeof(cp->qname), "%s", q);
+		if (cat_vault_rotate_ssh_keys(ctx->vault, it.id, q, r->s->role.name, &rid) < 0) {
+			cat_ddl_conn_pending_free(cp);
+			return vault_error(r, NULL);
+		}
+		return park(r, cp, rid);
 	}
 	if (cat_conn_cfg_load(ctx->store, &cfg, r->e) < 0)
 		return EXEC_ERROR;
@@ -419,6 +612,18 @@ int cat_ddl_alter_connection(struct exec_run *r, struct cat_stmt *st)
 	conn_optset_free(&cur);
 	if (rc < 0)
 		return EXEC_ERROR;
+	/* PRIV: USAGE on every object the resulting set refers to, not only
+	 * the ones this ALTER names (SQL.md 9.7). */
+	for (size_t i = 0; i < plan.ndeps; i++) {
+		struct cat_conn_item ci;
+		if (cat_store_conn_item(ctx->store, plan.deps[i], &ci, r->e) != 1 ||
+		    res_use(r, &ci, r->e) < 0) {
+			cat_conn_plan_free(&plan);
+			if (!err_is_set(r->e))
+				err_set(r->e, "42704", "unknown catalog item 'u%" PRIu64 "'", plan.deps[i]);
+			return EXEC_ERROR;
+		}
+	}
 	if (wants_validation(cs, t)) {
 		cat_conn_plan_free(&plan);
 		return validation_unsupported(r, t, 1);
@@ -555,4 +760,54 @@ int cat_ddl_comment(struct exec_run *r, struct cat_stmt *st)
 	if (cat_store_commit(ctx->store, r->e) < 0)
 		return EXEC_ERROR;
 	return complete(r, "COMMENT");
+}
+
+/* ---- DROP: SSH key pairs of dropped SSH TUNNEL connections ---- */
+
+/* The catalog process runs one statement at a time: collect and shred
+ * are called by the same DROP, in this order. */
+static struct {
+	uint64_t *ids;
+	char (*names)[QNAME_MAX];
+	size_t n;
+} dropped_ssh;
+
+int cat_ddl_conn_collect_ssh(struct exec_run *r, const uint64_t *ids, size_t n)
+{
+	free(dropped_ssh.ids);
+	free(dropped_ssh.names);
+	memset(&dropped_ssh, 0, sizeof(dropped_ssh));
+	if (!n)
+		return 0;
+	dropped_ssh.ids = calloc(n, sizeof(*dropped_ssh.ids));
+	dropped_ssh.names = calloc(n, sizeof(*dropped_ssh.names));
+	if (!dropped_ssh.ids || !dropped_ssh.names)
+		return oom(r);
+	for (size_t i = 0; i < n; i++) {
+		struct cat_conn_item ci;
+		int rc = cat_store_conn_item(r->ctx->store, ids[i], &ci, r->e);
+
+		if (rc < 0)
+			return EXEC_ERROR;
+		if (rc == 0 || ci.kind != CAT_OBJ_CONNECTION || ci.conn_type != CONN_SSH_TUNNEL)
+			continue;
+		dropped_ssh.ids[dropped_ssh.n] = ids[i];
+		cat_conn_item_qname(&ci, dropped_ssh.names[dropped_ssh.n], QNAME_MAX);
+		dropped_ssh.n++;
+	}
+	return 0;
+}
+
+void cat_ddl_conn_shred_ssh(struct exec_run *r)
+{
+	for (size_t i = 0; i < dropped_ssh.n; i++) {
+		if (r->ctx->vault->state != CAT_VAULT_READY ||
+		    cat_vault_delete_ssh_keys(r->ctx->vault, dropped_ssh.ids[i], dropped_ssh.names[i],
+					      r->s->role.name, NULL) < 0)
+			log_warn("ssh_keys_not_shredded", "id=u%" PRIu64 " reason=vault_unavailable",
+				 dropped_ssh.ids[i]);
+	}
+	free(dropped_ssh.ids);
+	free(dropped_ssh.names);
+	memset(&dropped_ssh, 0, sizeof(dropped_ssh));
 }

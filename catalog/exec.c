@@ -732,6 +732,7 @@ int cat_session_waits_on(const struct cat_session *s, uint64_t request_id)
 	switch (s->pending.kind) {
 	case CAT_PEND_CREATE:
 	case CAT_PEND_ALTER:
+	case CAT_PEND_CONN:
 		return s->pending.request_id == request_id;
 	case CAT_PEND_DROP:
 		for (size_t i = 0; i < s->pending.ndrop; i++)

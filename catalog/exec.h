@@ -40,6 +40,7 @@ enum cat_pending_kind {
 	CAT_PEND_CREATE,
 	CAT_PEND_ALTER,
 	CAT_PEND_DROP,
+	CAT_PEND_CONN,           /* ddl_conn.c: SSH keys for CREATE / ROTATE KEYS */
 };
 
 struct cat_setting;
@@ -75,6 +76,7 @@ struct cat_session {
 		uint64_t *drop_requests;     /* DeleteSecret ids awaited */
 		size_t ndrop, ndrop_done;
 		struct err drop_error;
+		void *conn;                  /* ddl_conn.c's parked statement */
 	} pending;
 };
 

@@ -30,6 +30,18 @@ int cat_ddl_vault_reply(struct exec_run *r, uint64_t request_id,
 			const Tether__Reply *reply, int *finished);
 int cat_ddl_vault_lost(struct exec_run *r);
 void cat_ddl_pending_clear(struct cat_session *s);
+/* ddl_conn.c: a parked CREATE CONNECTION / ROTATE KEYS answered by the
+ * vault (DONE or -1), and freeing its state (NULL is fine). */
+int cat_ddl_conn_vault_reply(struct exec_run *r, uint64_t request_id,
+			     const Tether__Reply *reply);
+void cat_ddl_conn_pending_free(void *p);
+/* DROP: inside its transaction, remembers which of `ids` are SSH TUNNEL
+ * connections (0 / -1); after commit, asks the vault to shred their key
+ * pairs (start-up reconciliation covers a crash in between). */
+int cat_ddl_conn_collect_ssh(struct exec_run *r, const uint64_t *ids, size_t n);
+/* An item's name with only as much db.schema. as the session needs. */
+void cat_ddl_display_name(struct exec_run *r, uint64_t id, char *buf, size_t size);
+void cat_ddl_conn_shred_ssh(struct exec_run *r);
 /* Drops items `ids` (with cascade, their transitive dependents; else 2BP01
  * if any) in one transaction, after checking ownership of all of them;
  * in_txn (may be NULL) runs inside that transaction after the deletes

@@ -86,8 +86,11 @@ static int resolve(const struct cat_conn_resolver *r, const struct cat_name *n,
 	if (kind == CAT_OBJ_CONNECTION && it->kind != CAT_OBJ_CONNECTION)
 		return err_set(e, "42809", "\"%s\" is a %s not a connection", q,
 			       it->kind == CAT_OBJ_SECRET ? "secret" : "item");
-	if (kind == CAT_OBJ_CONNECTION && want != CONN_NONE && it->conn_type != (int)want)
+	if (kind == CAT_OBJ_CONNECTION && want != CONN_NONE && it->conn_type != (int)want) {
+		if (r->display)
+			r->display(r->arg, it, q, sizeof(q));
 		return err_set(e, "42809", "%s is not %s connection", q, type_article(want));
+	}
 	if (r->use && r->use(r->arg, it, e) < 0)
 		return -1;
 	return 0;

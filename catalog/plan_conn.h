@@ -36,6 +36,9 @@ struct cat_conn_resolver {
 	/* Optional: every item a statement refers to passes through here
 	 * (privilege checks: USAGE on it and its schema). 0 or -1. */
 	int (*use)(void *arg, const struct cat_conn_item *it, struct err *e);
+	/* Optional: the name as the session would write it (only as much
+	 * db.schema. as it needs, SQL.md 7); NULL: fully qualified. */
+	void (*display)(void *arg, const struct cat_conn_item *it, char *buf, size_t size);
 };
 
 struct cat_conn_plan {

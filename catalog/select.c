@@ -280,6 +280,7 @@ static const struct {
 	{ "INT4", PGW_OID_INT4 }, { "INT", PGW_OID_INT4 },
 	{ "OID", PGW_OID_OID }, { "BOOL", PGW_OID_BOOL },
 	{ "BOOLEAN", PGW_OID_BOOL }, { "TEXT_ARRAY", PGW_OID_TEXT_ARRAY },
+	{ "JSONB", 3802 }, { "TIMESTAMPTZ", 1184 },     /* pg_type.dat */
 };
 
 uint32_t cat_select_column_oid(sqlite3_stmt *st, int col)

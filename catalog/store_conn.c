@@ -393,6 +393,15 @@ int cat_store_conn_write(struct cat_store *s, uint64_t id, const struct conn_opt
 		if (done(s, st, e, "dependencies") < 0)
 			goto out;
 	}
+	/* example_trust_policy is a JSONB column (its type shows in
+	 * RowDescription), the other derived values are attributes. */
+	if (!(st = prep(s, "UPDATE connections SET example_trust_policy ="
+			   " (SELECT value FROM connection_attrs WHERE object_id = ?1"
+			   "  AND name = 'example_trust_policy') WHERE object_id = ?1", e)))
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	if (done(s, st, e, "trust policy") < 0)
+		goto out;
 	rc = cat_store_conn_set_sql(s, id, create_sql, redacted_sql, e);
 out:
 	for (size_t i = 0; i < nattrs; i++)
@@ -463,4 +472,18 @@ int cat_store_set_comment(struct cat_store *s, uint64_t id, const char *object_t
 	sqlite3_bind_text(st, 2, object_type, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, comment, -1, SQLITE_STATIC);
 	return done(s, st, e, "comment");
+}
+
+int cat_store_conn_set_keys(struct cat_store *s, uint64_t id, const char *key1,
+			    const char *key2, struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "UPDATE connections SET public_key_1 = ?2, public_key_2 = ?3"
+				   " WHERE object_id = ?1", e);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_text(st, 2, key1, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, key2, -1, SQLITE_STATIC);
+	return done(s, st, e, "ssh keys");
 }

@@ -56,6 +56,10 @@ int cat_store_conn_write(struct cat_store *st, uint64_t id, const struct conn_op
 int cat_store_conn_set_sql(struct cat_store *st, uint64_t id, const char *create_sql,
 			   const char *redacted_sql, struct err *e);
 
+/* The vault's public keys of an SSH TUNNEL connection (authorized_keys). */
+int cat_store_conn_set_keys(struct cat_store *st, uint64_t id, const char *key1,
+			    const char *key2, struct err *e);
+
 /* Connections of a catalog type (limits). -1 on error. */
 long cat_store_conn_count(struct cat_store *st, const char *catalog_type, struct err *e);
 long cat_store_items_in_schema(struct cat_store *st, const char *schema_id, struct err *e);

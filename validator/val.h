@@ -89,9 +89,23 @@ struct val_result {
 	int ssh_key_slot;        /* 1 or 2: the key that authenticated */
 };
 
-/* Sets a failure: code, host, and the client-facing error per SQL.md 6. */
+/* Sets a failure: code, host ("host:port", may be NULL), and the
+ * client-facing error: SQLSTATE from the code (SQL.md 6: 08001 dns,
+ * refused, timeout, tls; 08004 auth, host_key, permission; 08P01 protocol;
+ * 22023 config), message = the formatted text, which the caller words per
+ * SQL.md 6 ("failed to connect to <host>:<port>: <reason>", ...). Detail
+ * and hint are cleared; add them with err_detail/err_hint on r->e. */
 void val_fail(struct val_result *r, enum val_code code, const char *host,
 	      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The SQLSTATE a code reports as ("00000" for VAL_OK). */
+const char *val_code_sqlstate(enum val_code code);
+
+/* Replaces, in place, every occurrence of `secret` in the NUL-terminated
+ * `s` (buffer of `size`) with "<redacted>". Secrets shorter than
+ * VAL_SCRUB_MIN are left alone: redacting every "a" would reveal more than
+ * it hides. */
+#define VAL_SCRUB_MIN 4
+void val_scrub(char *s, size_t size, const char *secret, size_t len);
 
 /* Looks up an option; NULL if absent. */
 const struct val_option *val_job_option(const struct val_job *job, const char *name);
@@ -108,6 +122,8 @@ typedef int (*val_check_fn)(const struct val_services *svc,
 			    const struct val_job *job, struct val_result *r);
 int conn_postgres_validate(const struct val_services *svc,
 			   const struct val_job *job, struct val_result *r);
+/* Validates job->tunnel when set, else the job's own HOST, PORT (22) and
+ * USER options with job->connection_id's keys and no pinned key. */
 int conn_ssh_tunnel_validate(const struct val_services *svc,
 			     const struct val_job *job, struct val_result *r);
 

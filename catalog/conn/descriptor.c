@@ -265,24 +265,21 @@ static int parse_url(const char *url, char *host, size_t hsize, const char **pat
 static int check_aws(const struct conn_optset *s, const struct conn_settings *cfg,
 		     char *notice, size_t nsize, struct err *e)
 {
-	int keys = has(s, CONN_O_ACCESS_KEY_ID) || has(s, CONN_O_SECRET_ACCESS_KEY) ||
-		   has(s, CONN_O_SESSION_TOKEN);
-	int role = has(s, CONN_O_ASSUME_ROLE_ARN) || has(s, CONN_O_ASSUME_ROLE_SESSION_NAME);
+	int akid = has(s, CONN_O_ACCESS_KEY_ID), arn = has(s, CONN_O_ASSUME_ROLE_ARN);
+	int keys = akid || has(s, CONN_O_SECRET_ACCESS_KEY) || has(s, CONN_O_SESSION_TOKEN);
 
 	(void)cfg; (void)notice; (void)nsize;
-	if (keys && role)
+	/* Materialize's order: both methods, partial keys, session name
+	 * without a role, neither. */
+	if (akid && arn)
 		return err_set(e, "42601", "cannot specify both ACCESS KEY ID and ASSUME ROLE ARN");
-	if (keys) {
-		if (!has(s, CONN_O_ACCESS_KEY_ID) || !has(s, CONN_O_SECRET_ACCESS_KEY))
-			return err_set(e, "22023", "must specify both ACCESS KEY ID and SECRET ACCESS KEY with optional SESSION TOKEN");
-		return 0;
-	}
-	if (role) {
-		if (!has(s, CONN_O_ASSUME_ROLE_ARN))
-			return err_set(e, "22023", "must specify ASSUME ROLE ARN with optional ASSUME ROLE SESSION NAME");
-		return 0;
-	}
-	return err_set(e, "22023", "must specify either ASSUME ROLE ARN or ACCESS KEY ID and SECRET ACCESS KEY");
+	if (keys && (!akid || !has(s, CONN_O_SECRET_ACCESS_KEY)))
+		return err_set(e, "22023", "must specify both ACCESS KEY ID and SECRET ACCESS KEY with optional SESSION TOKEN");
+	if (has(s, CONN_O_ASSUME_ROLE_SESSION_NAME) && !arn)
+		return err_set(e, "22023", "must specify ASSUME ROLE ARN with optional ASSUME ROLE SESSION NAME");
+	if (!akid && !arn)
+		return err_set(e, "22023", "must specify either ASSUME ROLE ARN or ACCESS KEY ID and SECRET ACCESS KEY");
+	return 0;
 }
 
 static int check_privatelink(const struct conn_optset *s, const struct conn_settings *cfg,

@@ -174,6 +174,10 @@ static int option_name_error(struct cat_parser *p, size_t depth, const char *ext
 	return cat_p_error_expected(p, what);
 }
 
+static const char *const newer_options[] = {
+	"GCP CONNECTION", "ACCESS DELEGATION", "OAUTH2 SERVER URL", "STORAGE PROVIDER",
+};
+
 /* Reads an option name at the cursor into out (canonical). 0, or -1 with
  * `Expected one of ...`. */
 static int parse_option_name(struct cat_parser *p, char out[48], int *position)
@@ -184,6 +188,11 @@ static int parse_option_name(struct cat_parser *p, char out[48], int *position)
 	int found = 0;
 
 	*position = pos_of(p, cat_p_peek(p));
+	/* Newer Materialize options the seed does not have (SQL.md 3). */
+	for (size_t i = 0; i < sizeof(newer_options) / sizeof(newer_options[0]); i++)
+		if (cat_p_peek_kw(p, newer_options[i]))
+			return cat_p_error_at(p, cat_p_peek(p), "0A000", "%s is not supported",
+					      newer_options[i]);
 	for (size_t i = 0; i < nnames; i++) {
 		size_t total, m = name_prefix(p, names[i], &total);
 		if (m > deepest)
@@ -335,6 +344,8 @@ static int parse_value(struct cat_parser *p, struct cat_conn_value *v)
 			return -1;
 		cat_p_next(p);
 		return 0;
+	case CAT_TOK_PARAM:
+		return cat_p_error_at(p, t, "0A000", "parameters are not allowed in DDL statements");
 	case CAT_TOK_OP:
 		if (!strcmp(t->val, "-") && cat_p_peek_n(p, 1)->kind == CAT_TOK_NUMBER) {
 			cat_p_next(p);

@@ -637,7 +637,23 @@ static void test_seed_selects_and_show_create(void **state)
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	assert_int_equal(PQntuples(r), 1);
 	assert_int_equal(PQnfields(r), 4);
-	PQclear(r);
+	/* public keys from the vault, as authorized_keys lines */
+	assert_int_equal(strncmp(PQgetvalue(r, 0, 2), "ssh-ed25519 AAAA", 16), 0);
+	assert_int_equal(strncmp(PQgetvalue(r, 0, 3), "ssh-ed25519 AAAA", 16), 0);
+	{
+		char *old2 = strdup(PQgetvalue(r, 0, 3));
+		PGresult *k;
+		PQclear(r);
+		/* SQL.md 9.5: key 2 becomes key 1, a new key 2 */
+		exec_ok("ALTER CONNECTION ssh_connection ROTATE KEYS");
+		k = PQexec(conn_, "SELECT public_key_1, public_key_2 FROM mz_ssh_tunnel_connections"
+			   " JOIN mz_connections USING (id) WHERE name = 'ssh_connection'");
+		assert_int_equal(PQntuples(k), 1);
+		assert_string_equal(PQgetvalue(k, 0, 0), old2);
+		assert_string_not_equal(PQgetvalue(k, 0, 1), old2);
+		PQclear(k);
+		free(old2);
+	}
 
 	/* SHOW CREATE with current names; a rename re-renders dependents */
 	exec_ok("CREATE SECRET pgpass AS 'x'");
@@ -672,7 +688,7 @@ static void test_seed_selects_and_show_create(void **state)
 		assert_string_equal(msg, "secret \"materialize.public.pgpw\" already exists");
 		st = th_exec_sqlstate(conn_, "DROP SECRET pgpw", &msg);
 		assert_string_equal(st, "2BP01");
-		assert_string_equal(msg, "cannot drop secret \"materialize.public.pgpw\": still depended upon by connection \"materialize.public.pg_connection\"");
+		assert_string_equal(msg, "cannot drop secret \"pgpw\": still depended upon by connection \"pg_connection\"");
 		st = th_exec_sqlstate(conn_, "CREATE CONNECTION k TO KAFKA (BROKER 'a:1')", &msg);
 		assert_string_equal(st, "0A000");
 		assert_string_equal(msg, "validation of KAFKA connections is not supported yet");

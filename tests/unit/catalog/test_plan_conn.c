@@ -79,7 +79,7 @@ static int f_options(void *arg, uint64_t id, struct conn_optset *out, struct err
 	return 0;
 }
 
-static const struct cat_conn_resolver res = { NULL, f_lookup, f_by_id, f_options, NULL };
+static const struct cat_conn_resolver res = { NULL, f_lookup, f_by_id, f_options, NULL, NULL };
 static const struct conn_settings cfg = { "inst", "us-east-1", NULL, 0 };
 
 static struct cat_stmt *parse1(const char *sql)
