@@ -244,15 +244,22 @@ int sbx_load_seccomp(enum sbx_role role)
 		return -1;
 	}
 	p = &sbx_policies[role];
-	if (debug && sbx_install_debug_trap() != 0)
-		return -1;
+	if (debug) {
+		if (sbx_install_debug_trap() != 0)
+			return -1;
+		log_warn("seccomp_debug_mode", "role=%s action=trap", p->name);
+	}
 	ctx = seccomp_init(debug ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
 	if (!ctx) {
 		errno = ENOMEM;
 		return -1;
 	}
-	/* Set explicitly even though sbx_harden_process() did it. */
+	/* Set explicitly even though sbx_harden_process() did it. Other
+	 * ABIs (i386 via int 0x80, x32) end the whole process too. */
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1);
+	if (rc == 0)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+				      debug ? SCMP_ACT_TRAP : SCMP_ACT_KILL_PROCESS);
 	for (size_t s = 0; rc == 0 && s < SBX_MAX_SETS; s++)
 		for (size_t i = 0; rc == 0 && i < p->sets[s].count; i++)
 			rc = sbx_add_rule(ctx, &p->sets[s].rules[i]) ? -errno : 0;

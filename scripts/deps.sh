@@ -11,7 +11,7 @@ tether_install_deps() {
 		libsqlite3-dev libssh2-1-dev libpq-dev librdkafka-dev
 		libcurl4-openssl-dev libmariadb-dev freetds-dev libcmocka-dev
 		postgresql-client)
-	local test_pkgs=(openssh-server procps psmisc clang libclang-rt-14-dev)
+	local test_pkgs=(openssh-server procps psmisc clang libclang-rt-14-dev postgresql-15 openssl)
 	local want=("${build_pkgs[@]}")
 	[ "${1:-}" = test ] && want+=("${test_pkgs[@]}")
 	local missing=()

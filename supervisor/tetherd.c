@@ -304,9 +304,13 @@ static void read_signals(void)
 	reap_children();        /* coalesced SIGCHLDs */
 }
 
+/* At most this many messages per wake-up, so that a chatty child cannot
+ * starve signals or its peer. */
+#define SUP_MAX_MSGS_PER_WAKE 64
+
 static void read_channel(struct child *c)
 {
-	for (;;) {
+	for (int budget = SUP_MAX_MSGS_PER_WAKE; budget > 0; budget--) {
 		Tether__Envelope *env = NULL;
 		int fd = -1;
 		enum ipc_recv_status st = ipc_recv(&c->chan, &env, &fd);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const struct {
 	const char *name;
@@ -179,4 +180,11 @@ void val_scrub(char *s, size_t size, const char *secret, size_t len)
 		p[m + t] = '\0';
 		p += m;
 	}
+}
+
+int64_t val_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

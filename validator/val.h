@@ -107,6 +107,9 @@ const char *val_code_sqlstate(enum val_code code);
 #define VAL_SCRUB_MIN 4
 void val_scrub(char *s, size_t size, const char *secret, size_t len);
 
+/* CLOCK_MONOTONIC in milliseconds, for the checks' deadlines. */
+int64_t val_now_ms(void);
+
 /* Looks up an option; NULL if absent. */
 const struct val_option *val_job_option(const struct val_job *job, const char *name);
 /* Resolves an option's value (fetching secret parts) into a NUL-terminated
