@@ -170,11 +170,17 @@ static const char schema_v2[] =
 	"  WHERE h.occurred_at = (SELECT max(h2.occurred_at) FROM privatelink_status_history h2"
 	"    WHERE h2.connection_id = h.connection_id) LIMIT -1;";
 
+/* System variables set by ALTER SYSTEM (SQL.md 9.6; catalog/sysvars.c):
+ * only values that differ from the built-in defaults have a row. */
+static const char schema_v4[] =
+	"CREATE TABLE system_vars(name TEXT PRIMARY KEY, value TEXT NOT NULL);";
+
 /* Migration n brings the schema from version n-1 to n. */
 static const char *const migrations[] = {
 	[1] = schema_v1,
 	[2] = schema_v2,        /* connections (store_conn.c) */
 	[3] = schema_v3,
+	[4] = schema_v4,        /* system variables (sysvars.c) */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -16,16 +16,17 @@
 /* Body kinds each end accepts: [channel][end receiving]. */
 #define B(x) TETHER__ENVELOPE__BODY_##x
 static const Tether__Envelope__BodyCase permit_sup_catalog_at_sup[] = {
-	B(HEALTH),
+	B(HEALTH), B(SPAWN_VALIDATOR), B(CANCEL_JOB),
 };
 static const Tether__Envelope__BodyCase permit_sup_catalog_at_catalog[] = {
-	B(HEALTH), B(NEW_PEER_CHANNEL),
+	B(HEALTH), B(NEW_PEER_CHANNEL), B(VALIDATOR_CHANNEL), B(JOB_ENDED),
 };
 static const Tether__Envelope__BodyCase permit_sup_vault_at_sup[] = {
-	B(HEALTH),
+	B(HEALTH), B(REPLY),    /* Reply: a Grant is durable (or refused) */
+	B(KILL_VALIDATOR),
 };
 static const Tether__Envelope__BodyCase permit_sup_vault_at_vault[] = {
-	B(HEALTH), B(NEW_PEER_CHANNEL),
+	B(HEALTH), B(NEW_PEER_CHANNEL), B(GRANT), B(REVOKE),
 };
 static const Tether__Envelope__BodyCase permit_catalog_vault_at_catalog[] = {
 	B(REPLY), B(SECRET_META_PAGE), B(RECONCILE_RESULT),
@@ -37,6 +38,25 @@ static const Tether__Envelope__BodyCase permit_catalog_vault_at_vault[] = {
 	B(LIST_SECRET_META), B(RECONCILE_BATCH), B(AUDIT_EVENT),
 	B(GENERATE_SSH_KEYS), B(ROTATE_SSH_KEYS), B(DELETE_SSH_KEYS),
 	B(GET_SSH_PUBLIC_KEYS),
+};
+/* A validator learns its job from the catalog and reports one result. */
+static const Tether__Envelope__BodyCase permit_validator_catalog_at_validator[] = {
+	B(JOB_SPEC),
+};
+static const Tether__Envelope__BodyCase permit_validator_catalog_at_catalog[] = {
+	B(JOB_RESULT),
+};
+/* The only channel on which secret values leave the vault: to a validator,
+ * for what its grant names (vault/grants.c checks each request). */
+static const Tether__Envelope__BodyCase permit_validator_vault_at_validator[] = {
+	B(CREDENTIAL_VALUE), B(SSH_SIGNATURE), B(REPLY),
+};
+static const Tether__Envelope__BodyCase permit_validator_vault_at_vault[] = {
+	B(GET_CREDENTIAL), B(SSH_SIGN),
+};
+/* Kinds that may carry a descriptor (SCM_RIGHTS); only tetherd sends them. */
+static const Tether__Envelope__BodyCase fd_carriers[] = {
+	B(NEW_PEER_CHANNEL), B(VALIDATOR_CHANNEL), B(GRANT),
 };
 #undef B
 
@@ -59,6 +79,12 @@ static const struct {
 	[IPC_CATALOG_VAULT] = { "catalog-vault", {
 		PERMITS(permit_catalog_vault_at_catalog),
 		PERMITS(permit_catalog_vault_at_vault) } },
+	[IPC_VALIDATOR_CATALOG] = { "validator-catalog", {
+		PERMITS(permit_validator_catalog_at_validator),
+		PERMITS(permit_validator_catalog_at_catalog) } },
+	[IPC_VALIDATOR_VAULT] = { "validator-vault", {
+		PERMITS(permit_validator_vault_at_validator),
+		PERMITS(permit_validator_vault_at_vault) } },
 };
 
 /* Decoded envelopes may hold chunks of secret values: wipe on free. */
@@ -104,6 +130,14 @@ int ipc_permitted(enum ipc_channel channel, enum ipc_end end,
 	p = &channel_table[channel].at[end];
 	for (size_t i = 0; i < p->count; i++)
 		if (p->kinds[i] == kind)
+			return 1;
+	return 0;
+}
+
+int ipc_carries_fd(Tether__Envelope__BodyCase kind)
+{
+	for (size_t i = 0; i < sizeof(fd_carriers) / sizeof(fd_carriers[0]); i++)
+		if (fd_carriers[i] == kind)
 			return 1;
 	return 0;
 }
@@ -256,9 +290,8 @@ enum ipc_recv_status ipc_recv(struct ipc_chan *c, Tether__Envelope **out,
 	}
 	st = ipc_decode(c->channel, c->end, buf, (size_t)n, out);
 	explicit_bzero(buf, (size_t)n);
-	/* Descriptors ride only with NewPeerChannel. */
-	if (st == IPC_RECV_MESSAGE && passed_fd >= 0 &&
-	    (*out)->body_case != TETHER__ENVELOPE__BODY_NEW_PEER_CHANNEL) {
+	/* Descriptors ride only with the kinds that set up channels. */
+	if (st == IPC_RECV_MESSAGE && passed_fd >= 0 && !ipc_carries_fd((*out)->body_case)) {
 		log_warn("ipc_violation", "channel=%s reason=unexpected_fd",
 			 ipc_channel_name(c->channel));
 		ipc_envelope_free(*out);

@@ -21,6 +21,8 @@ enum ipc_channel {
 	IPC_SUP_CATALOG,        /* supervisor <-> catalog */
 	IPC_SUP_VAULT,          /* supervisor <-> vault */
 	IPC_CATALOG_VAULT,      /* catalog <-> vault */
+	IPC_VALIDATOR_CATALOG,  /* validator <-> catalog, one per job */
+	IPC_VALIDATOR_VAULT,    /* validator <-> vault, one per job */
 	IPC_CHANNEL_COUNT
 };
 
@@ -50,7 +52,9 @@ const char *ipc_channel_name(enum ipc_channel channel);
 int ipc_send(struct ipc_chan *c, const Tether__Envelope *env, int fd);
 
 /* Receives one envelope. On IPC_RECV_MESSAGE the caller owns *out (free with
- * ipc_envelope_free) and *fd_out holds a passed descriptor or -1. */
+ * ipc_envelope_free) and *fd_out holds a passed descriptor or -1. Only the
+ * kinds for which ipc_carries_fd() is true may carry one; a descriptor on
+ * any other kind is a violation. */
 enum ipc_recv_status ipc_recv(struct ipc_chan *c, Tether__Envelope **out,
 			      int *fd_out);
 
@@ -65,6 +69,10 @@ void ipc_envelope_free(Tether__Envelope *env);
 /* 1 if `end` of `channel` may receive body kind `kind`. */
 int ipc_permitted(enum ipc_channel channel, enum ipc_end end,
 		  Tether__Envelope__BodyCase kind);
+
+/* 1 if body kind `kind` may carry a descriptor (NewPeerChannel,
+ * ValidatorChannel, Grant). */
+int ipc_carries_fd(Tether__Envelope__BodyCase kind);
 
 /* Convenience: send a Reply carrying `e` (or ok when e is NULL or unset). */
 struct err;

@@ -18,6 +18,13 @@ enum sbx_fd {
 	SBX_FD_SUPERVISOR = 3,  /* channel to tetherd (SEQPACKET) */
 	SBX_FD_PEER = 4,        /* catalog<->vault channel (SEQPACKET) */
 	SBX_FD_LISTENER = 5,    /* catalog only: the pgwire listening socket */
+	/* A validator (tether-validator, one per job) keeps the same numbering
+	 * so that every role finds "its vault" at 4: fd 3 is /dev/null (it has
+	 * nothing to say to tetherd; its end is watched through the pid), fd 4
+	 * its validator<->vault channel, fd 5 its validator<->catalog channel. */
+	SBX_FD_VALIDATOR_NULL = 3,
+	SBX_FD_VALIDATOR_VAULT = 4,
+	SBX_FD_VALIDATOR_CATALOG = 5,
 };
 
 /* Exit status of a child that could not confine itself; tetherd logs it. */

@@ -97,6 +97,78 @@ size_t sup_child_env(char *const *env, const char **out, size_t max);
 pid_t sup_spawn(const char *path, char *const argv[], const char *const envp[],
 		const int *fds, size_t nfds, struct err *e);
 
+/* ---- validators (validators.c): one short-lived process per job ---- */
+#define SUP_VALIDATOR_EXE "tether-validator"
+#define SUP_MAX_VALIDATORS 16
+#define SUP_VALIDATOR_DEADLINE_DEFAULT_MS 30000u   /* SQL.md 6 */
+#define SUP_VALIDATOR_DEADLINE_MAX_MS 600000u
+/* How long the vault may take to make a grant durable before the job is
+ * given up (it counts against the job's own deadline as well). */
+#define SUP_GRANT_TIMEOUT_MS 10000u
+
+enum sup_job_state { SUP_JOB_FREE, SUP_JOB_GRANTING, SUP_JOB_RUNNING };
+
+struct sup_job {
+	enum sup_job_state state;
+	uint64_t job_id, connection_id;
+	uint64_t grant_request_id;
+	int cat_end;            /* catalog's end of validator<->catalog */
+	int val_cat_end;        /* validator's ends, handed over at exec */
+	int val_vault_end;
+	pid_t pid;
+	int pidfd;
+	uint64_t requested_ms, started_ms;
+	uint64_t deadline_ms;   /* CLOCK_MONOTONIC ms (sup_now_ms) */
+	uint64_t killed_ms;     /* when SIGKILL was sent, 0 if not */
+	int killed_at_deadline, cancelled, denied;
+};
+
+/* How the job table talks to its peers (tetherd.c sends over its channels;
+ * tests record). Each returns 0 or -1. fd arguments are only borrowed. */
+struct sup_jobs_ops {
+	void *arg;
+	int (*grant)(void *arg, uint64_t request_id, const Tether__Grant *g, int fd);
+	int (*revoke)(void *arg, uint64_t job_id);
+	int (*channel)(void *arg, uint64_t job_id, int fd);
+	int (*ended)(void *arg, const Tether__JobEnded *m);
+};
+
+struct sup_jobs {
+	char exe[PATH_MAX];
+	const char *const *envp;
+	struct sup_jobs_ops ops;
+	uint64_t next_request_id;
+	struct sup_job jobs[SUP_MAX_VALIDATORS];
+};
+
+void sup_jobs_init(struct sup_jobs *j, const char *validator_exe,
+		   const char *const *envp, const struct sup_jobs_ops *ops);
+/* SpawnValidator from the catalog: grant first (to the vault), exec after
+ * its Reply. A refusal (table full, bad request, no vault) is answered at
+ * once with JobEnded{started=false}. */
+void sup_jobs_spawn(struct sup_jobs *j, const Tether__SpawnValidator *m);
+/* The vault's Reply to a Grant: exec the validator, or report why not.
+ * Returns 1 if request_id was a grant of ours. */
+int sup_jobs_grant_reply(struct sup_jobs *j, uint64_t request_id, const Tether__Reply *r);
+/* CancelJob (catalog) or KillValidator (vault, denied=1): SIGKILL now, or
+ * never start it. Unknown ids are ignored. */
+void sup_jobs_kill(struct sup_jobs *j, uint64_t job_id, int denied, const char *why);
+/* A reaped child: 1 if it was a validator (JobEnded + Revoke sent). */
+int sup_jobs_reaped(struct sup_jobs *j, pid_t pid, int status);
+/* Deadlines: SIGKILL validators whose time is up; give up grants the vault
+ * did not answer. */
+void sup_jobs_tick(struct sup_jobs *j, uint64_t now);
+/* Milliseconds until the next deadline, or -1. */
+int sup_jobs_timeout(const struct sup_jobs *j, uint64_t now);
+/* The vault went away: grants in flight are lost (their jobs end). */
+void sup_jobs_vault_lost(struct sup_jobs *j);
+/* The catalog went away or tetherd stops: SIGKILL every validator; jobs
+ * not yet started end. */
+void sup_jobs_kill_all(struct sup_jobs *j, const char *why);
+size_t sup_jobs_active(const struct sup_jobs *j);
+/* Validators started and not yet reaped. */
+size_t sup_jobs_running(const struct sup_jobs *j);
+
 /* Directory of the running executable (where the children live). */
 int sup_self_dir(char *buf, size_t size, struct err *e);
 

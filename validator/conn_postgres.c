@@ -223,6 +223,10 @@ static void pg_fail(struct pg_check *c, struct val_result *r, enum val_code code
 	snprintf(r->stage, sizeof(r->stage), "%s", stage);
 	if (detail && detail[0]) {
 		char d[sizeof(r->e.detail)];
+		const char *q = strstr(detail, " failed: ");
+		/* Through a tunnel libpq names its local end: drop that part. */
+		if (c->tun && q && strncmp(detail, "connection to server", 20) == 0)
+			detail = q + strlen(" failed: ");
 		snprintf(d, sizeof(d), "%s", detail);
 		pg_scrub(c, d, sizeof(d));
 		err_detail(&r->e, "%s", d);

@@ -347,8 +347,7 @@ static int ssh_conn_open(struct ssh_ctx *c, struct ssh_conn *sc, struct val_resu
 	if (t->pinned_host_key && t->pinned_host_key[0] &&
 	    strcmp(t->pinned_host_key, fp) != 0) {
 		val_fail(r, VAL_HOST_KEY, c->hostport,
-			 "SSH host key for %s%s does not match the pinned key",
-			 c->via ? "bastion " : "", t->host);
+			 "SSH host key for %s does not match the pinned key", t->host);
 		err_detail(&r->e, "Pinned %s, presented %s %s.", t->pinned_host_key,
 			   ssh_hostkey_type(sc->s), fp);
 		err_hint(&r->e, "If the bastion's host key was replaced on purpose, clear the "

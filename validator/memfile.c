@@ -33,7 +33,9 @@ int memfile_create(struct memfile *m, const char *name, const void *data,
 	if (fd < 0)
 		return err_set(e, "XX000", "internal error: validator: memfd_create: %s",
 			       strerror(errno));
-	/* libpq refuses key files with group or world access (memfd: 0777). */
+	/* A memfd is created 0777, and libpq (15) stat()s the /proc/self/fd
+	 * path and refuses a key with group or world access ("private key
+	 * file ... has group or world access"): tested. 0600 passes. */
 	if (fchmod(fd, 0600) != 0 || ftruncate(fd, (off_t)len) != 0)
 		goto fail;
 	void *map = NULL;

@@ -61,7 +61,20 @@ enum cat_stmt_kind {
 	CAT_STMT_VALIDATE_CONNECTION,
 	CAT_STMT_SHOW_CREATE_CONNECTION,
 	CAT_STMT_COMMENT,           /* COMMENT ON CONNECTION|SECRET */
+	/* ALTER SYSTEM SET x {=|TO} v|DEFAULT, ALTER SYSTEM RESET x|ALL
+	 * (parser_system.c, sysvars.c): var_name ("all"), var_value (NULL
+	 * for DEFAULT / RESET), var_is_reset */
+	CAT_STMT_ALTER_SYSTEM,
 };
+
+/* SELECT: an unqualified relation that lives in a schema which is not
+ * searched implicitly (SQL.md 2: mz_catalog and pg_catalog are; others
+ * such as mz_internal only when search_path names them). */
+struct cat_select_hidden {
+	const char *schema;                 /* static: "mz_internal", ... */
+	char name[CAT_IDENT_MAX + 1];
+};
+#define CAT_SELECT_HIDDEN_MAX 4
 
 struct cat_secret_value {
 	uint8_t *bytes;             /* malloc'd; wiped and freed with the stmt */
@@ -98,6 +111,10 @@ struct cat_stmt {
 	 * such as mz_catalog. removed, $n kept as SQLite named parameters). */
 	char *select_sql;
 	int nparams;                        /* highest $n referenced */
+	/* Relations select_sql names unqualified that only search_path
+	 * reaches: the executor checks them against the session's path. */
+	struct cat_select_hidden select_hidden[CAT_SELECT_HIDDEN_MAX];
+	size_t nselect_hidden;
 	/* What the SQLite side must provide for select_sql / where_sql:
 	 * - identifiers arrive double-quoted: turn off SQLite's "double-quoted
 	 *   string literal" fallback (sqlite3_db_config SQLITE_DBCONFIG_DQS_DML

@@ -54,6 +54,9 @@ struct cat_parser {
 	const struct cat_token *first_param;
 	struct cat_expr *value_expr;   /* CREATE/ALTER SECRET ... AS, evaluated
 					* once every statement has parsed */
+	/* Unqualified relations only search_path reaches (select.c). */
+	struct cat_select_hidden hidden[CAT_SELECT_HIDDEN_MAX];
+	size_t nhidden;
 };
 
 /* ---- cursor ---- */

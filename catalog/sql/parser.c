@@ -126,10 +126,13 @@ static const struct cat_stmt_entry cat_create_kinds[] = {
 	{ "SCHEMA", cat_parse_create_schema },
 };
 
+static int alter_system(struct cat_parser *p, struct cat_stmt *st);
+
 static const struct cat_stmt_entry cat_alter_kinds[] = {
 	{ "SECRET", alter_secret },
 	{ "CONNECTION", cat_parse_alter_connection },
 	{ "ROLE", cat_parse_alter_role },
+	{ "SYSTEM", alter_system },
 };
 
 static const struct cat_stmt_entry cat_drop_kinds[] = {
@@ -424,6 +427,32 @@ static int parse_reset(struct cat_parser *p, struct cat_stmt *st)
 	return parse_var_name(p, st);
 }
 
+/* ALTER SYSTEM SET name {= | TO} value | DEFAULT; ALTER SYSTEM RESET
+ * name | ALL (SQL.md 9.6). Names and values are checked by the executor
+ * (sysvars.c) against its table, like SET's. */
+static int alter_system(struct cat_parser *p, struct cat_stmt *st)
+{
+	static const char *const actions[] = { "SET", "RESET" };
+	int a = cat_p_expect_one_of(p, actions, 2);
+
+	if (a < 0)
+		return -1;
+	st->kind = CAT_STMT_ALTER_SYSTEM;
+	if (a == 1) {
+		st->var_is_reset = 1;
+		if (cat_p_accept_kw(p, "ALL")) {
+			set_var(st, "all");
+			return 0;
+		}
+		return parse_var_name(p, st);
+	}
+	if (parse_var_name(p, st))
+		return -1;
+	if (!cat_p_accept_tok(p, CAT_TOK_EQ) && !cat_p_accept_kw(p, "TO"))
+		return cat_p_error_expected(p, "equals sign or TO");
+	return parse_var_value(p, st);
+}
+
 /* ---- transactions ---- */
 
 static int parse_begin(struct cat_parser *p, struct cat_stmt *st)
@@ -493,6 +522,8 @@ static int parse_select(struct cat_parser *p, struct cat_stmt *st)
 	if (!(st->select_sql = cat_sb_take(&b, p->e)))
 		return -1;
 	st->nparams = p->max_param;
+	memcpy(st->select_hidden, p->hidden, sizeof(p->hidden));
+	st->nselect_hidden = p->nhidden;
 	return 0;
 }
 
@@ -588,6 +619,7 @@ int cat_parse(const char *sql, size_t len, struct cat_stmt **out, size_t *count,
 			p.max_param = 0;
 			p.first_param = NULL;
 			p.value_expr = NULL;
+			p.nhidden = 0;
 			if (parse_statement(&p, st) || cat_p_expect_end(&p))
 				goto fail;
 			values[n - 1] = p.value_expr;
@@ -723,6 +755,8 @@ const char *cat_stmt_tag(const struct cat_stmt *stmt)
 		return "SHOW CREATE CONNECTION";
 	case CAT_STMT_COMMENT:
 		return "COMMENT";
+	case CAT_STMT_ALTER_SYSTEM:
+		return "ALTER SYSTEM";
 	}
 	return "";
 }

@@ -99,19 +99,41 @@ static void format_parts(const struct cat_token *const *parts, int n, char *buf,
 	cat_utf8_trim(buf);
 }
 
-/* Index of the part that names the relation once catalog qualifiers are
- * dropped: a, mz_catalog.a, materialize.mz_catalog.a. -1 if the qualifier
- * is not a catalog schema (then the relation cannot exist). */
-static int relation_part(const struct cat_token *const *parts, int n)
+/* Where each catalog relation lives (SQL.md 8). store.c creates one
+ * SQLite view per relation, named like it, so the emitted text is the bare
+ * name; this table decides which spellings reach it. */
+static const struct cat_relation {
+	const char *name, *schema;
+} cat_relations[] = {
+	{ "mz_secrets", "mz_catalog" },
+	{ "mz_connections", "mz_catalog" },
+	{ "mz_databases", "mz_catalog" },
+	{ "mz_schemas", "mz_catalog" },
+	{ "mz_roles", "mz_catalog" },
+	{ "mz_role_members", "mz_catalog" },
+	{ "mz_system_privileges", "mz_catalog" },
+	{ "mz_ssh_tunnel_connections", "mz_catalog" },
+	{ "mz_aws_privatelink_connections", "mz_catalog" },
+	{ "mz_kafka_connections", "mz_catalog" },
+	{ "mz_aws_connections", "mz_internal" },
+	{ "mz_object_dependencies", "mz_internal" },
+	{ "mz_comments", "mz_internal" },
+	{ "mz_aws_privatelink_connection_statuses", "mz_internal" },
+	{ "mz_aws_privatelink_connection_status_history", "mz_internal" },
+};
+
+static const char *relation_schema(const char *name)
 {
-	if (n == 1)
-		return 0;
-	if (n == 2 && cat_is_catalog_schema(parts[0]->val))
-		return 1;
-	if (n == 3 && !strcmp(parts[0]->val, "materialize") &&
-	    cat_is_catalog_schema(parts[1]->val))
-		return 2;
-	return -1;
+	for (size_t i = 0; i < sizeof(cat_relations) / sizeof(cat_relations[0]); i++)
+		if (!strcmp(cat_relations[i].name, name))
+			return cat_relations[i].schema;
+	return NULL;
+}
+
+/* Schemas an unqualified name is looked up in before search_path. */
+static int searched_implicitly(const char *schema)
+{
+	return !strcmp(schema, "mz_catalog") || !strcmp(schema, "pg_catalog");
 }
 
 static int unknown_item(struct cat_parser *p, const struct cat_token *const *parts, int n)
@@ -122,17 +144,42 @@ static int unknown_item(struct cat_parser *p, const struct cat_token *const *par
 	return cat_p_error_at(p, parts[0], "42704", "unknown catalog item '%s'", name);
 }
 
-/* A relation name as SQLite sees it: the unqualified view name. SQLite's
- * own tables (sqlite_*) and pragma table functions are not catalog items. */
+/* An unqualified catalog relation outside mz_catalog / pg_catalog: legal
+ * only if the session's search_path names its schema, which the executor
+ * checks (the parser does not know the session). One entry per schema. */
+static void note_hidden(struct cat_parser *p, const char *schema, const char *name)
+{
+	for (size_t i = 0; i < p->nhidden; i++)
+		if (p->hidden[i].schema == schema)
+			return;
+	if (p->nhidden == CAT_SELECT_HIDDEN_MAX)
+		return;
+	p->hidden[p->nhidden].schema = schema;
+	snprintf(p->hidden[p->nhidden].name, sizeof(p->hidden[p->nhidden].name), "%s", name);
+	p->nhidden++;
+}
+
+/* A relation name as SQLite sees it: the unqualified view name, accepted
+ * only when reachable as written (SQL.md 2): `x` if x lives in mz_catalog
+ * or pg_catalog (or, checked later, in a schema of search_path);
+ * `s.x` and `materialize.s.x` only if x lives in s. Unknown unqualified
+ * names go through and fail in SQLite as unknown items; SQLite's own
+ * tables (sqlite_*) and pragma table functions are never catalog items. */
 static int emit_relation(struct cat_parser *p, const struct cat_token *const *parts,
 			 int n, struct cat_sbuf *out)
 {
-	int k = relation_part(parts, n);
+	const char *name = parts[n - 1]->val, *home = relation_schema(name);
 
-	if (k < 0 || !strncasecmp(parts[k]->val, "sqlite_", 7) ||
-	    !strncasecmp(parts[k]->val, "pragma_", 7))
+	if (n == 1) {
+		if (!strncasecmp(name, "sqlite_", 7) || !strncasecmp(name, "pragma_", 7))
+			return unknown_item(p, parts, n);
+		if (home && !searched_implicitly(home))
+			note_hidden(p, home, name);
+	} else if (!home || strcmp(parts[n - 2]->val, home) != 0 ||
+		   (n == 3 && strcmp(parts[0]->val, "materialize") != 0)) {
 		return unknown_item(p, parts, n);
-	put_ident(out, parts[k]->val);
+	}
+	put_ident(out, name);
 	return 0;
 }
 
@@ -140,7 +187,11 @@ static int emit_column(struct cat_parser *p, const struct cat_expr *x, struct ca
 {
 	int nrel = x->star ? x->nparts : x->nparts - 1;
 
-	if (nrel > 0) {
+	if (nrel == 1) {
+		/* A FROM item's name or alias: the FROM clause checked it. */
+		put_ident(out, x->parts[0]->val);
+		cat_sb_put(out, ".", 1);
+	} else if (nrel > 1) {
 		if (emit_relation(p, x->parts, nrel, out))
 			return -1;
 		cat_sb_put(out, ".", 1);
