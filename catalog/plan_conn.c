@@ -511,7 +511,7 @@ int cat_conn_plan_alter(const struct conn_optset *current, const struct cat_conn
 {
 	const struct conn_type_def *t = &conn_types[current->type];
 	struct cat_conn_option *sets = NULL;
-	enum conn_opt_id names[128], resets[64];
+	enum conn_opt_id names[128] = { 0 }, resets[64] = { 0 };
 	size_t nsets = 0, nnames = 0, nresets = 0;
 	int touches_brokers = 0;
 
