@@ -10,6 +10,7 @@
 #include "exec_int.h"
 #include "log.h"
 #include "rbac.h"
+#include "sysvars.h"
 
 #define QNAME_MAX (3 * (CAT_IDENT_MAX + 1))
 
@@ -204,11 +205,18 @@ static int complete(struct exec_run *r, const struct cat_stmt *st)
 	return pgw_command_complete(r->out, cat_stmt_tag(st)) < 0 ? oom(r) : CAT_RUN_DONE;
 }
 
+/* SQL.md 9.6: 512 KiB, or less if limits.max_secret_size says so. */
 static int check_value_size(struct exec_run *r, const struct cat_stmt *st)
 {
-	if (st->value.len > IPC_MAX_SECRET)
-		return err_set(r->e, "54000", "secrets can not be bigger than 512KiB");
-	return 0;
+	size_t max = r->ctx->max_secret_size;
+
+	if (!max || max > IPC_MAX_SECRET)
+		max = IPC_MAX_SECRET;
+	if (st->value.len <= max)
+		return 0;
+	if (max % 1024 == 0)
+		return err_set(r->e, "54000", "secrets can not be bigger than %zuKiB", max / 1024);
+	return err_set(r->e, "54000", "secrets can not be bigger than %zu bytes", max);
 }
 
 /* Vault-backed statements wait for the reconciliation of a new channel
@@ -267,12 +275,8 @@ int cat_ddl_create_secret(struct exec_run *r, struct cat_stmt *st)
 	if (check_value_size(r, st) < 0)
 		return EXEC_ERROR;
 	count = cat_store_count_items(ctx->store, CAT_OBJ_SECRET, r->e);
-	if (count < 0)
+	if (count < 0 || cat_limit_check(r, "secret", "max_secrets", count) < 0)
 		return EXEC_ERROR;
-	if (count + 1 > ctx->max_secrets)
-		return err_set(r->e, "53400",
-			       "creating secret would violate max_secrets limit (desired: %ld, limit: %ld, current: %ld)",
-			       count + 1, ctx->max_secrets, count);
 
 	uint64_t id = ctx->next_id++, version = ctx->next_version++, rid;
 	rc = cat_vault_put_secret(ctx->vault, id, version, st->value.bytes,
@@ -313,12 +317,8 @@ static int finish_create(struct exec_run *r)
 	}
 	/* Concurrent CREATEs all passed the first check; recount. */
 	long count = cat_store_count_items(ctx->store, CAT_OBJ_SECRET, r->e);
-	if (count < 0 || count + 1 > ctx->max_secrets) {
+	if (count < 0 || cat_limit_check(r, "secret", "max_secrets", count) < 0) {
 		cat_store_rollback(ctx->store);
-		if (count >= 0)
-			err_set(r->e, "53400",
-				"creating secret would violate max_secrets limit (desired: %ld, limit: %ld, current: %ld)",
-				count + 1, ctx->max_secrets, count);
 		goto orphan;
 	}
 	if (cat_store_insert_secret(ctx->store, s->pending.id, &s->pending.schema,
@@ -710,6 +710,10 @@ int cat_ddl_vault_reply(struct exec_run *r, uint64_t request_id,
 			return CAT_RUN_PARKED;
 		*finished = 1;
 		rc = cat_ddl_conn_vault_reply(r, request_id, reply);
+		if (rc == CAT_RUN_PARKED) {     /* parked again, on a validation job */
+			*finished = 0;
+			return rc;
+		}
 		cat_ddl_pending_clear(s);
 		return rc;
 	case CAT_PEND_DROP:

@@ -1,7 +1,8 @@
 /* Connection statements (SQL.md 3, 9): CREATE / ALTER CONNECTION (one
  * SQLite transaction each: item, options, dependency edges, create_sql),
  * RENAME of secrets and connections (dependents' create_sql re-rendered
- * with the new name), VALIDATE CONNECTION (no validators yet: 0A000),
+ * with the new name), VALIDATE CONNECTION (a validation job, jobs.c; CREATE
+ * and ALTER that validate commit only once it succeeded),
  * SHOW [REDACTED] CREATE CONNECTION and COMMENT ON. A failed statement
  * changes nothing: every check runs before the transaction opens. */
 #include "ddl_conn.h"
@@ -14,7 +15,9 @@
 #include "log.h"
 #include "plan_conn.h"
 #include "rbac.h"
+#include "jobs.h"
 #include "store_conn.h"
+#include "sysvars.h"
 
 #define QNAME_MAX (3 * (CAT_IDENT_MAX + 1))
 #define COMMENT_MAX 1024
@@ -264,6 +267,9 @@ static int check_kind(struct exec_run *r, const struct cat_item *it,
  * like CREATE SECRET. */
 struct conn_pending {
 	int rotate;
+	int op;                         /* CP_*: what a validation job's success commits */
+	int validate;                   /* SSH TUNNEL CREATE: validate once the keys exist */
+	struct cat_vault_ssh_keys keys; /* ... with these keys */
 	struct cat_conn_plan plan;
 	struct cat_conn_cfg cfg;
 	struct cat_schema sc;
@@ -370,6 +376,168 @@ fail:
 	return EXEC_ERROR;
 }
 
+/* ---- validation jobs (jobs.c): the statement parks until the result ---- */
+
+enum { CP_SSH_KEYS, CP_CREATE, CP_ALTER, CP_VALIDATE, CP_SSH_CREATE };
+
+/* Session setting in milliseconds (settings.c checks the text). */
+static uint32_t setting_ms(struct exec_run *r, const char *name, uint32_t def)
+{
+	const char *v = cat_setting_get(r->s, name);
+	long long n = v ? atoll(v) : 0;
+
+	return n > 0 && n <= 600000 ? (uint32_t)n : def;
+}
+
+/* Builds the job from `set` and parks the session on it; cp belongs to
+ * the session's pending state from here on, whatever happens. */
+static int start_job(struct exec_run *r, struct conn_pending *cp, int op,
+		     const struct conn_optset *set, const char *const *self_keys)
+{
+	struct cat_jobspec js;
+	uint64_t job_id;
+
+	cp->op = op;
+	r->s->pending.kind = CAT_PEND_JOB;
+	r->s->pending.id = cp->self.id;
+	r->s->pending.conn = cp;
+	if (!r->ctx->jobs) {
+		err_set(r->e, "XX000", "internal error: catalog: validation jobs unavailable");
+		goto fail;
+	}
+	job_id = cat_jobs_next_id(r->ctx->jobs);
+	r->s->pending.request_id = job_id;
+	if (cat_jobspec_build(r->ctx->store, job_id, cp->self.id, (enum conn_type)cp->self.conn_type,
+			      set, self_keys,
+			      setting_ms(r, "validation_connect_timeout",
+					 CAT_JOB_CONNECT_TIMEOUT_DEFAULT_MS),
+			      setting_ms(r, "validation_timeout", CAT_JOB_DEADLINE_DEFAULT_MS),
+			      &js, r->e) < 0)
+		goto fail;
+	if (cat_jobs_start(r->ctx->jobs, &js, cp->qname, r->e) < 0) {
+		cat_jobspec_free(&js);
+		goto fail;
+	}
+	return CAT_RUN_PARKED;
+fail:
+	/* Nothing was started: the statement fails here, unparked (a
+	 * CREATE ... TO SSH TUNNEL's fresh keys go at reconciliation). */
+	cat_ddl_pending_clear(r->s);
+	return EXEC_ERROR;
+}
+
+/* The first successful validation through a tunnel pins the bastion's
+ * host key (inside the caller's transaction). */
+static int pin_host_key(struct exec_run *r, const struct cat_job_result *res)
+{
+	if (!res->tunnel_id || !res->host_key[0] || !strcmp(res->pinned, res->host_key))
+		return 0;
+	if (cat_hostkey_pin(r->ctx->store, res->tunnel_id, res->tunnel_hostport, res->host_key,
+			    r->e) < 0)
+		return -1;
+	log_info("ssh_host_key_pinned", "id=u%" PRIu64 " host=%s key=%s", res->tunnel_id,
+		 res->tunnel_hostport, res->host_key);
+	return 0;
+}
+
+static int commit_created(struct exec_run *r, struct conn_pending *cp,
+			  const struct cat_job_result *res)
+{
+	struct cat_ctx *ctx = r->ctx;
+	struct cat_conn_resolver rs;
+	struct cat_item it;
+	int rc;
+
+	resolver(r, &rs);
+	rs.use = NULL;   /* checked before parking */
+	if (cat_store_begin(ctx->store, r->e) < 0)
+		return EXEC_ERROR;
+	/* Another session may have taken the name while the job ran. */
+	rc = cat_store_find_item(ctx->store, cp->sc.id, cp->self.name, &it, r->e);
+	if (rc == 1)
+		err_set(r->e, "42710", "%s \"%s\" already exists", cat_kind_name(it.kind), cp->qname);
+	if (rc != 0 ||
+	    cat_store_conn_insert_item(ctx->store, cp->self.id, cp->sc.id, cp->self.name,
+				       r->s->role.id, (enum conn_type)cp->self.conn_type, r->e) < 0 ||
+	    write_plan(r, &rs, &cp->plan, &cp->self, &cp->cfg) < 0 || pin_host_key(r, res) < 0 ||
+	    cat_store_commit(ctx->store, r->e) < 0) {
+		cat_store_rollback(ctx->store);
+		return EXEC_ERROR;
+	}
+	log_info("connection_created", "id=u%" PRIu64 " type=%s role=%s validated=1", cp->self.id,
+		 conn_types[cp->self.conn_type].catalog_name, r->s->role.name);
+	if (cp->plan.notice[0] && cat_exec_notice(r, "00000", "%s", cp->plan.notice) < 0)
+		return EXEC_ERROR;
+	return complete(r, "CREATE CONNECTION");
+}
+
+static int commit_altered(struct exec_run *r, struct conn_pending *cp,
+			  const struct cat_job_result *res)
+{
+	struct cat_ctx *ctx = r->ctx;
+	struct cat_conn_resolver rs;
+	struct cat_conn_item now;
+
+	resolver(r, &rs);
+	rs.use = NULL;
+	if (cat_store_begin(ctx->store, r->e) < 0)
+		return EXEC_ERROR;
+	/* Dropped while the job ran: nothing to alter. */
+	if (cat_store_conn_item(ctx->store, cp->self.id, &now, r->e) != 1) {
+		if (!err_is_set(r->e))
+			err_set(r->e, "42704", "unknown catalog item '%s'", cp->qname);
+		cat_store_rollback(ctx->store);
+		return EXEC_ERROR;
+	}
+	if (write_plan(r, &rs, &cp->plan, &now, &cp->cfg) < 0 || pin_host_key(r, res) < 0 ||
+	    cat_store_commit(ctx->store, r->e) < 0) {
+		cat_store_rollback(ctx->store);
+		return EXEC_ERROR;
+	}
+	log_info("connection_altered", "id=u%" PRIu64 " role=%s validated=1", cp->self.id,
+		 r->s->role.name);
+	if (cp->plan.notice[0] && cat_exec_notice(r, "00000", "%s", cp->plan.notice) < 0)
+		return EXEC_ERROR;
+	return complete(r, "ALTER CONNECTION");
+}
+
+int cat_ddl_conn_job_done(struct exec_run *r, const struct cat_job_result *res)
+{
+	struct conn_pending *cp = r->s->pending.conn;
+	int rc;
+
+	if (!cp)
+		return err_set(r->e, "XX000", "internal error: catalog: lost parked statement");
+	if (!res->ok) {
+		*r->e = res->e;
+		/* A CREATE ... TO SSH TUNNEL that failed its validation leaves
+		 * keys nobody owns: shred them now (reconciliation would). */
+		if (cp->op == CP_SSH_CREATE && r->ctx->vault->state == CAT_VAULT_READY)
+			cat_vault_delete_ssh_keys(r->ctx->vault, cp->self.id, cp->qname,
+						  r->s->role.name, NULL);
+		return EXEC_ERROR;
+	}
+	switch (cp->op) {
+	case CP_CREATE:
+		return commit_created(r, cp, res);
+	case CP_ALTER:
+		return commit_altered(r, cp, res);
+	case CP_SSH_CREATE:
+		rc = finish_ssh(r, cp, &cp->keys);
+		if (rc >= 0 && pin_host_key(r, res) < 0)
+			log_warn("ssh_host_key_not_pinned", "id=u%" PRIu64, cp->self.id);
+		return rc;
+	default:        /* CP_VALIDATE */
+		if (cat_store_begin(r->ctx->store, r->e) < 0)
+			return EXEC_ERROR;
+		if (pin_host_key(r, res) < 0 || cat_store_commit(r->ctx->store, r->e) < 0) {
+			cat_store_rollback(r->ctx->store);
+			return EXEC_ERROR;
+		}
+		return complete(r, "VALIDATE CONNECTION");
+	}
+}
+
 int cat_ddl_conn_vault_reply(struct exec_run *r, uint64_t request_id,
 			     const Tether__Reply *reply)
 {
@@ -382,8 +550,17 @@ int cat_ddl_conn_vault_reply(struct exec_run *r, uint64_t request_id,
 		return vault_error(r, reply);
 	if (cat_vault_take_ssh_keys(r->ctx->vault, request_id, &keys) != 1)
 		return err_set(r->e, "XX000", "internal error: vault: no SSH public keys in the answer");
+	if (cp->validate && !cp->rotate) {
+		/* WITH (VALIDATE = true): validate with the new keys first,
+		 * commit after (cat_ddl_conn_job_done); parks again. */
+		const char *self_keys[2] = { keys.public_key_1, keys.public_key_2 };
+
+		cp->keys = keys;
+		return start_job(r, cp, CP_SSH_CREATE, &cp->plan.set, self_keys);
+	}
 	return finish_ssh(r, cp, &keys);
 }
+
 
 /* ---- CREATE CONNECTION ---- */
 
@@ -400,6 +577,7 @@ int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
 	const struct conn_type_def *t = conn_type_by_keyword(cs->type_kw);
 	const char *name = st->name.parts[st->name.nparts - 1];
 	char q[QNAME_MAX];
+	char kind[64];
 	long count;
 	int rc;
 
@@ -431,21 +609,18 @@ int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
 	resolver(r, &res);
 	if (cat_conn_plan_create(cs, &res, &cfg.s, &plan, r->e) < 0)
 		return EXEC_ERROR;
-	if (wants_validation(cs, t)) {
+	int validate = wants_validation(cs, t);
+	if (validate && !cat_jobspec_type_validates(t->type)) {
 		cat_conn_plan_free(&plan);
 		return validation_unsupported(r, t, 1);
 	}
 	/* Limits (SQL.md 9.6). */
 	count = cat_store_conn_count(ctx->store, t->catalog_name, r->e);
-	if (count < 0 || cat_ns_check_object_limit(r, &sc, "connection") < 0) {
+	snprintf(kind, sizeof(kind), "%s connection", t->keyword);
+	if (count < 0 || cat_ns_check_object_limit(r, &sc, "connection") < 0 ||
+	    cat_limit_check(r, kind, t->limit_var, count) < 0) {
 		cat_conn_plan_free(&plan);
 		return EXEC_ERROR;
-	}
-	if (count + 1 > t->limit_default) {
-		cat_conn_plan_free(&plan);
-		return err_set(r->e, "53400",
-			       "creating %s connection would violate %s limit (desired: %ld, limit: %ld, current: %ld)",
-			       t->keyword, t->limit_var, count + 1, t->limit_default, count);
 	}
 
 	uint64_t id = ctx->next_id++;
@@ -467,12 +642,30 @@ int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
 		cp->cfg.s.region = cp->cfg.region;
 		cp->sc = sc;
 		cp->self = self;
+		cp->validate = validate;
 		snprintf(cp->qname, sizeof(cp->qname), "%s", q);
 		if (cat_vault_generate_ssh_keys(ctx->vault, id, q, r->s->role.name, &rid) < 0) {
 			cat_ddl_conn_pending_free(cp);
 			return vault_error(r, NULL);
 		}
 		return park(r, cp, rid);
+	}
+	if (validate) {
+		/* Commit once the job succeeded (commit_created). */
+		struct conn_pending *cp = calloc(1, sizeof(*cp));
+
+		if (!cp) {
+			cat_conn_plan_free(&plan);
+			return oom(r);
+		}
+		cp->plan = plan;
+		cp->cfg = cfg;
+		cp->cfg.s.instance_id = cp->cfg.instance_id;
+		cp->cfg.s.region = cp->cfg.region;
+		cp->sc = sc;
+		cp->self = self;
+		snprintf(cp->qname, sizeof(cp->qname), "%s", q);
+		return start_job(r, cp, CP_CREATE, &cp->plan.set, NULL);
 	}
 	if (cat_store_begin(ctx->store, r->e) < 0) {
 		cat_conn_plan_free(&plan);
@@ -625,8 +818,26 @@ int cat_ddl_alter_connection(struct exec_run *r, struct cat_stmt *st)
 		}
 	}
 	if (wants_validation(cs, t)) {
-		cat_conn_plan_free(&plan);
-		return validation_unsupported(r, t, 1);
+		struct conn_pending *cp;
+
+		if (!cat_jobspec_type_validates(t->type)) {
+			cat_conn_plan_free(&plan);
+			return validation_unsupported(r, t, 1);
+		}
+		/* Validate the resulting options; commit only on success
+		 * (commit_altered), SQL.md 9.3 step 4. */
+		if (!(cp = calloc(1, sizeof(*cp)))) {
+			cat_conn_plan_free(&plan);
+			return oom(r);
+		}
+		cp->plan = plan;
+		cp->cfg = cfg;
+		cp->cfg.s.instance_id = cp->cfg.instance_id;
+		cp->cfg.s.region = cp->cfg.region;
+		cp->sc = sc;
+		cp->self = self;
+		snprintf(cp->qname, sizeof(cp->qname), "%s", q);
+		return start_job(r, cp, CP_ALTER, &cp->plan.set, NULL);
 	}
 	if (cat_store_begin(ctx->store, r->e) < 0) {
 		cat_conn_plan_free(&plan);
@@ -670,8 +881,29 @@ int cat_ddl_validate_connection(struct exec_run *r, struct cat_stmt *st)
 	if (cat_store_conn_item(r->ctx->store, it.id, &ci, r->e) != 1 || ci.conn_type < 0)
 		return err_is_set(r->e) ? EXEC_ERROR :
 		       err_set(r->e, "XX000", "internal error: catalog: connection %s has no type", q);
-	/* HOOK(validator): a validation job (issue 5) replaces this. */
-	return validation_unsupported(r, &conn_types[ci.conn_type], 0);
+	if (!cat_jobspec_type_validates((enum conn_type)ci.conn_type))
+		return validation_unsupported(r, &conn_types[ci.conn_type], 0);
+	/* The stored options with the current values of what they reference
+	 * (SQL.md 6): the job spec is built now, the secrets fetched by the
+	 * validator from the vault at their committed versions. */
+	struct conn_optset set;
+	struct conn_pending *cp;
+	int jrc;
+
+	rc = cat_store_conn_load(r->ctx->store, it.id, &set, r->e);
+	if (rc <= 0)
+		return rc < 0 ? EXEC_ERROR :
+		       err_set(r->e, "XX000", "internal error: catalog: connection %s has no options", q);
+	if (!(cp = calloc(1, sizeof(*cp)))) {
+		conn_optset_free(&set);
+		return oom(r);
+	}
+	cp->self = ci;
+	cp->sc = sc;
+	snprintf(cp->qname, sizeof(cp->qname), "%s", q);
+	jrc = start_job(r, cp, CP_VALIDATE, &set, NULL);
+	conn_optset_free(&set);
+	return jrc;
 }
 
 /* ---- SHOW [REDACTED] CREATE CONNECTION ---- */

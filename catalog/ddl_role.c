@@ -10,14 +10,9 @@
 
 #include "log.h"
 #include "rbac_int.h"
+#include "sysvars.h"
 
 #define QNAME_MAX (3 * (CAT_IDENT_MAX + 1))
-
-/* SQL.md 9.6 defaults (no ALTER SYSTEM yet). */
-static const long max_roles = 1000;
-static const long max_databases = 1000;
-static const long max_schemas_per_database = 1000;
-static const long max_objects_per_schema = 1000;
 
 /* A name as written, parts joined by dots (for messages). */
 static void name_text(const struct cat_name *n, char *buf, size_t size)
@@ -116,16 +111,6 @@ static int take_counter(struct exec_run *r, const char *name, int64_t *out)
 	return 0;
 }
 
-static int limit_check(struct exec_run *r, const char *kind, const char *var,
-		       long current, long limit)
-{
-	if (current + 1 <= limit)
-		return 0;
-	return err_set(r->e, "53400",
-		       "creating %s would violate %s limit (desired: %ld, limit: %ld, current: %ld)",
-		       kind, var, current + 1, limit, current);
-}
-
 int cat_ns_check_object_limit(struct exec_run *r, const struct cat_schema *sc,
 			      const char *kind)
 {
@@ -133,7 +118,7 @@ int cat_ns_check_object_limit(struct exec_run *r, const struct cat_schema *sc,
 
 	if (n < 0)
 		return EXEC_ERROR;
-	return limit_check(r, kind, "max_objects_per_schema", n, max_objects_per_schema);
+	return cat_limit_check(r, kind, "max_objects_per_schema", n);
 }
 
 /* SQL.md 2: mz_..., pg_... and public are reserved role names. */
@@ -212,7 +197,7 @@ int cat_role_create(struct exec_run *r, struct cat_stmt *st)
 		goto fail;
 	}
 	count = count_of(r, "SELECT count(*) FROM roles WHERE id LIKE 'u%'", NULL, NULL);
-	if (count < 0 || limit_check(r, "role", "max_roles", count, max_roles) < 0 ||
+	if (count < 0 || cat_limit_check(r, "role", "max_roles", count) < 0 ||
 	    take_counter(r, "next_role_id", &n) < 0 || take_counter(r, "next_oid", &oid) < 0)
 		goto fail;
 	snprintf(id, sizeof(id), "u%" PRId64, n);
@@ -988,7 +973,7 @@ int cat_ns_create_database(struct exec_run *r, struct cat_stmt *st)
 		return complete(r, st);
 	}
 	count = count_of(r, "SELECT count(*) FROM databases", NULL, NULL);
-	if (count < 0 || limit_check(r, "database", "max_databases", count, max_databases) < 0 ||
+	if (count < 0 || cat_limit_check(r, "database", "max_databases", count) < 0 ||
 	    take_counter(r, "next_database_id", &n) < 0 || take_counter(r, "next_oid", &oid) < 0)
 		goto fail;
 	snprintf(id, sizeof(id), "u%" PRId64, n);
@@ -1042,7 +1027,7 @@ int cat_ns_create_schema(struct exec_run *r, struct cat_stmt *st)
 	}
 	count = count_of(r, "SELECT count(*) FROM schemas WHERE database_id = ?1", db_id, NULL);
 	if (count < 0 ||
-	    limit_check(r, "schema", "max_schemas_per_database", count, max_schemas_per_database) < 0 ||
+	    cat_limit_check(r, "schema", "max_schemas_per_database", count) < 0 ||
 	    insert_schema(r, db_id, name, id) < 0 || cat_store_commit(r->ctx->store, r->e) < 0)
 		goto fail;
 	audit(r, "schema_created", id, name);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ddl_conn.h"
+#include "sysvars.h"
 #include "exec_int.h"
 #include "log.h"
 
@@ -104,6 +105,24 @@ int cat_exec_run_named_select(struct exec_run *r, const char *sql,
 
 /* ---- statement handlers that live here ---- */
 
+/* SQL.md 2: an unqualified relation of mz_internal (or another schema not
+ * searched implicitly) is found only if search_path names its schema. */
+static int check_hidden_relations(struct exec_run *r, const struct cat_stmt *st)
+{
+	char path[8][CAT_IDENT_MAX + 1];
+	size_t n = cat_search_path(r->s, path, 8);
+
+	for (size_t i = 0; i < st->nselect_hidden; i++) {
+		size_t k = 0;
+		while (k < n && strcmp(path[k], st->select_hidden[i].schema) != 0)
+			k++;
+		if (k == n)
+			return err_set(r->e, "42704", "unknown catalog item '%s'",
+				       st->select_hidden[i].name);
+	}
+	return 0;
+}
+
 static int run_select(struct exec_run *r, struct cat_stmt *st)
 {
 	struct cat_select_session ss;
@@ -113,7 +132,8 @@ static int run_select(struct exec_run *r, struct cat_stmt *st)
 	cat_exec_select_session(r->s, &ss, schema, sizeof(schema));
 	if (!st->select_sql)
 		return err_set(r->e, "0A000", "this SELECT is not supported");
-	if (cat_select_prepare(r->ctx->sel, &ss, st->select_sql, &sq, r->e) < 0)
+	if (check_hidden_relations(r, st) < 0 ||
+	    cat_select_prepare(r->ctx->sel, &ss, st->select_sql, &sq, r->e) < 0)
 		return EXEC_ERROR;
 	if (cat_select_bind(sq, r->s->params, r->s->nparams, r->e) < 0) {
 		sqlite3_finalize(sq);
@@ -135,7 +155,8 @@ static int describe_select(struct exec_run *r, const struct cat_stmt *st)
 	cat_exec_select_session(r->s, &ss, schema, sizeof(schema));
 	if (!st->select_sql)
 		return err_set(r->e, "0A000", "this SELECT is not supported");
-	if (cat_select_prepare(r->ctx->sel, &ss, st->select_sql, &sq, r->e) < 0)
+	if (check_hidden_relations(r, st) < 0 ||
+	    cat_select_prepare(r->ctx->sel, &ss, st->select_sql, &sq, r->e) < 0)
 		return EXEC_ERROR;
 	rc = cat_select_describe(sq, r->out);
 	sqlite3_finalize(sq);
@@ -218,6 +239,7 @@ static const struct stmt_def {
 	[CAT_STMT_SHOW_CREATE_CONNECTION] = { cat_ddl_show_create_connection,
 					      cat_ddl_describe_show_create, 0, 0 },
 	[CAT_STMT_COMMENT] = { cat_ddl_comment, NULL, 1, 0 },
+	[CAT_STMT_ALTER_SYSTEM] = { cat_sysvar_alter, NULL, 1, 0 },
 };
 #define NDEFS (sizeof(stmt_defs) / sizeof(stmt_defs[0]))
 
@@ -772,6 +794,45 @@ enum cat_run cat_exec_vault_lost(struct cat_ctx *ctx, struct cat_session *s,
 		return CAT_RUN_DONE;
 	err_clear(&e);
 	cat_ddl_vault_lost(&r);
+	return finish_query(s, out, &e);
+}
+
+int cat_session_waits_on_job(const struct cat_session *s, uint64_t job_id)
+{
+	return s->pending.kind == CAT_PEND_JOB && s->pending.request_id == job_id;
+}
+
+enum cat_run cat_exec_job_done(struct cat_ctx *ctx, struct cat_session *s,
+			       struct pgw_buf *out, uint64_t job_id,
+			       const struct cat_job_result *res)
+{
+	struct err e;
+	struct exec_run r = { ctx, s, out, &e, !s->extended };
+	int rc;
+
+	if (!cat_session_waits_on_job(s, job_id))
+		return CAT_RUN_PARKED;
+	err_clear(&e);
+	rc = cat_ddl_conn_job_done(&r, res);
+	if (rc == CAT_RUN_PARKED)
+		return CAT_RUN_PARKED;  /* a next step (SSH keys) parks again */
+	cat_ddl_pending_clear(s);
+	if (rc < 0)
+		return finish_query(s, out, &e);
+	s->next++;
+	return run_loop(ctx, s, out);
+}
+
+enum cat_run cat_exec_job_cancel(struct cat_ctx *ctx, struct cat_session *s,
+				 struct pgw_buf *out)
+{
+	struct err e;
+
+	(void)ctx;
+	if (s->pending.kind != CAT_PEND_JOB)
+		return CAT_RUN_PARKED;
+	cat_ddl_pending_clear(s);
+	err_set(&e, "57014", "canceling statement due to user request");
 	return finish_query(s, out, &e);
 }
 

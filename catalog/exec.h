@@ -22,7 +22,9 @@ struct cat_ctx {
 	struct cat_vault *vault;
 	uint64_t next_id;        /* in memory, above catalog's and vault's maxima */
 	uint64_t next_version;
-	long max_secrets;        /* SQL.md 9.6 */
+	size_t max_secret_size;  /* limits.max_secret_size; 0 = 512 KiB */
+	const struct tcfg *config;   /* tether.conf keys from --set (main.c); may be NULL */
+	struct cat_jobs *jobs;       /* validation jobs (jobs.c; set by server.c) */
 };
 
 /* Loads the stored counters into ctx (and raises them above the vault's). */
@@ -41,10 +43,12 @@ enum cat_pending_kind {
 	CAT_PEND_ALTER,
 	CAT_PEND_DROP,
 	CAT_PEND_CONN,           /* ddl_conn.c: SSH keys for CREATE / ROTATE KEYS */
+	CAT_PEND_JOB,            /* ddl_conn.c: a validation job (request_id = job id) */
 };
 
 struct cat_setting;
 struct cat_prepared;
+struct tcfg;
 struct cat_portal;
 
 struct cat_session {
@@ -102,5 +106,15 @@ enum cat_run cat_exec_vault_lost(struct cat_ctx *ctx, struct cat_session *s,
 				 struct pgw_buf *out);
 enum cat_run cat_exec_vault_ready(struct cat_ctx *ctx, struct cat_session *s,
 				  struct pgw_buf *out);
+
+/* Validation job events for a parked session (jobs.c via server.c). */
+struct cat_job_result;
+int cat_session_waits_on_job(const struct cat_session *s, uint64_t job_id);
+enum cat_run cat_exec_job_done(struct cat_ctx *ctx, struct cat_session *s,
+			       struct pgw_buf *out, uint64_t job_id,
+			       const struct cat_job_result *res);
+/* CancelRequest: the job is cancelled, the statement fails with 57014. */
+enum cat_run cat_exec_job_cancel(struct cat_ctx *ctx, struct cat_session *s,
+				 struct pgw_buf *out);
 
 #endif

@@ -35,6 +35,9 @@ void cat_ddl_pending_clear(struct cat_session *s);
 int cat_ddl_conn_vault_reply(struct exec_run *r, uint64_t request_id,
 			     const Tether__Reply *reply);
 void cat_ddl_conn_pending_free(void *p);
+/* ddl_conn.c: a parked statement's validation job ended (DONE or -1). */
+struct cat_job_result;
+int cat_ddl_conn_job_done(struct exec_run *r, const struct cat_job_result *res);
 /* DROP: inside its transaction, remembers which of `ids` are SSH TUNNEL
  * connections (0 / -1); after commit, asks the vault to shred their key
  * pairs (start-up reconciliation covers a crash in between). */

@@ -1,6 +1,7 @@
 /* tether-catalog: the pgwire front end and SQLite catalog. Confines itself
- * first (sbx_enter), then opens DIR/catalog/catalog.db and serves until the
- * supervisor channel closes or SIGTERM arrives. */
+ * first (sbx_enter), then opens DIR/catalog/catalog.db, applies the
+ * deployment settings tetherd passed as --set key=value (deploy.c) and
+ * serves until the supervisor channel closes or SIGTERM arrives. */
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +10,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "deploy.h"
 #include "exec.h"
 #include "log.h"
 #include "sandbox.h"
@@ -16,7 +19,48 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tether-catalog --data-dir DIR\n");
+	fprintf(stderr, "usage: tether-catalog --data-dir DIR [--set key=value ...]\n"
+			"  --set takes the tether.conf keys the catalog uses\n"
+			"  (docs/CONFIGURATION.md); tetherd passes them.\n");
+}
+
+/* The tether.conf keys from --set: the catalog's only (strict). */
+static struct tcfg config;
+
+static int take_set(const char *arg)
+{
+	struct err e;
+	const char *eq = strchr(arg, '=');
+	char name[64];
+	int k;
+
+	snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - arg) : (int)strlen(arg), arg);
+	k = tcfg_find(name);
+	if (k >= 0 && !(tcfg_users((enum tcfg_key)k) & TCFG_FOR_CATALOG)) {
+		fprintf(stderr, "tether-catalog: --set %s: not a catalog setting\n", name);
+		return -1;
+	}
+	if (tcfg_set_arg(&config, arg, &e) < 0) {
+		fprintf(stderr, "tether-catalog: %s\n", e.message);
+		return -1;
+	}
+	return 0;
+}
+
+static void apply_log_level(void)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} levels[] = {
+		{ "debug", LOG_DEBUG }, { "info", LOG_INFO },
+		{ "warn", LOG_WARN }, { "error", LOG_ERROR },
+	};
+	const char *v = tcfg_get(&config, TCFG_LOG_LEVEL);
+
+	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (v && !strcmp(v, levels[i].name))
+			log_set_level(levels[i].level);
 }
 
 static int fd_open(int fd)
@@ -37,10 +81,17 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	int sigfd, rc;
 
+	tcfg_init(&config);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--data-dir") && i + 1 < argc)
 			dir = argv[++i];
-		else {
+		else if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+			if (take_set(argv[++i]) < 0)
+				return 2;
+		} else if (!strncmp(argv[i], "--set=", 6)) {
+			if (take_set(argv[i] + 6) < 0)
+				return 2;
+		} else {
 			usage();
 			return 2;
 		}
@@ -50,6 +101,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("catalog");
+	apply_log_level();
 	/* Signals arrive on a descriptor; no work in handlers. */
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -82,12 +134,20 @@ int main(int argc, char **argv)
 		cat_store_close(&store);
 		return 1;
 	}
+	if (cat_deploy_apply(&store, &config, &e) < 0) {
+		log_error("deployment_settings_failed", "sqlstate=%s", e.sqlstate);
+		fprintf(stderr, "tether-catalog: %s\n", e.message);
+		cat_select_close(&sel);
+		cat_store_close(&store);
+		return 1;
+	}
 	cat_vault_init(&vault);
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.store = &store;
 	ctx.sel = &sel;
 	ctx.vault = &vault;
-	ctx.max_secrets = 100;
+	ctx.max_secret_size = (size_t)tcfg_get_long(&config, TCFG_MAX_SECRET_SIZE);
+	ctx.config = &config;
 	if (cat_ctx_sync_counters(&ctx, &e) < 0) {
 		fprintf(stderr, "tether-catalog: %s\n", e.message);
 		return 1;

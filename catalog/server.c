@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "jobs.h"
 #include "log.h"
 
 /* Back-pressure: stop reading a client whose answers pile up. */
@@ -113,8 +114,12 @@ static void apply_run(struct client *c, enum cat_run r)
 		c->state = CL_CLOSING;
 }
 
-/* CancelRequest (55.2.7): nothing here runs long enough to interrupt, and a
- * statement waiting on the vault cannot be undone; just log it. */
+static void resume(struct server *srv, struct client *c, enum cat_run r);
+
+/* CancelRequest (55.2.7): a statement waiting for a validation job is
+ * cancelled (tetherd SIGKILLs the validator) and fails with 57014; nothing
+ * else here runs long enough to interrupt, and a statement waiting on the
+ * vault cannot be undone, so those are only logged. */
 static void handle_cancel(struct server *srv, const struct pgw_startup *st)
 {
 	for (size_t i = 0; i < CAT_MAX_CLIENTS; i++) {
@@ -122,6 +127,10 @@ static void handle_cancel(struct server *srv, const struct pgw_startup *st)
 		if (c && c->state == CL_READY && c->pid == st->cancel_pid &&
 		    c->key == st->cancel_key) {
 			log_info("cancel_request", "pid=%u parked=%d", c->pid, c->parked);
+			if (c->parked && c->sess.pending.kind == CAT_PEND_JOB) {
+				cat_jobs_cancel(srv->ctx->jobs, c->sess.pending.request_id);
+				resume(srv, c, cat_exec_job_cancel(srv->ctx, &c->sess, &c->out));
+			}
 			return;
 		}
 	}
@@ -320,7 +329,8 @@ static void vault_lost(struct server *srv, const char *why)
 	cat_vault_close(srv->ctx->vault);
 	for (size_t i = 0; i < CAT_MAX_CLIENTS; i++) {
 		struct client *c = srv->clients[i];
-		if (c && c->parked)
+		/* A validation job does not use this channel: it goes on. */
+		if (c && c->parked && c->sess.pending.kind != CAT_PEND_JOB)
 			resume(srv, c, cat_exec_vault_lost(srv->ctx, &c->sess, &c->out));
 	}
 }
@@ -460,6 +470,12 @@ static int supervisor_readable(struct server *srv)
 		}
 		if (env->body_case == TETHER__ENVELOPE__BODY_NEW_PEER_CHANNEL && fd >= 0) {
 			vault_attach(srv, fd);
+		} else if (env->body_case == TETHER__ENVELOPE__BODY_VALIDATOR_CHANNEL && fd >= 0) {
+			cat_jobs_on_channel(srv->ctx->jobs, env->validator_channel->job_id, fd);
+		} else if (env->body_case == TETHER__ENVELOPE__BODY_JOB_ENDED) {
+			cat_jobs_on_ended(srv->ctx->jobs, env->job_ended);
+			if (fd >= 0)
+				close(fd);
 		} else if (env->body_case == TETHER__ENVELOPE__BODY_HEALTH) {
 			send_health(srv, env->request_id);
 		} else if (fd >= 0) {
@@ -467,6 +483,22 @@ static int supervisor_readable(struct server *srv)
 		}
 		ipc_envelope_free(env);
 	}
+}
+
+/* ---- validation jobs (jobs.c) ---- */
+
+static void job_done(void *arg, uint64_t job_id, const struct cat_job_result *res)
+{
+	struct server *srv = arg;
+
+	for (size_t i = 0; i < CAT_MAX_CLIENTS; i++) {
+		struct client *c = srv->clients[i];
+		if (c && c->parked && cat_session_waits_on_job(&c->sess, job_id)) {
+			resume(srv, c, cat_exec_job_done(srv->ctx, &c->sess, &c->out, job_id, res));
+			return;
+		}
+	}
+	log_info("validation_result_unclaimed", "job=%" PRIu64, job_id);
 }
 
 static int any_parked(const struct server *srv)
@@ -491,12 +523,14 @@ static void read_signals(struct server *srv)
 }
 
 enum { P_SIG, P_SUP, P_VAULT, P_LISTEN, P_CLIENTS };
+#define P_MAX (P_CLIENTS + CAT_MAX_CLIENTS + CAT_JOBS_MAX)
 
 int cat_server_run(struct cat_ctx *ctx, const struct cat_server_fds *fds,
 		   const char *passwd_path)
 {
 	static struct server srv;
-	struct pollfd pfd[P_CLIENTS + CAT_MAX_CLIENTS];
+	struct pollfd pfd[P_MAX];
+	uint64_t job_ids[CAT_JOBS_MAX];
 	size_t slot_of[CAT_MAX_CLIENTS];
 	time_t stop_deadline = 0;
 	struct err e;
@@ -513,6 +547,9 @@ int cat_server_run(struct cat_ctx *ctx, const struct cat_server_fds *fds,
 	err_clear(&e);
 	if (fds->vault_fd >= 0)
 		vault_attach(&srv, fds->vault_fd);
+	ctx->jobs = cat_jobs_new(&srv.sup, job_done, &srv);
+	if (!ctx->jobs)
+		log_error("jobs_unavailable", "reason=out_of_memory");
 	send_health(&srv, 0);
 
 	for (;;) {
@@ -554,6 +591,10 @@ int cat_server_run(struct cat_ctx *ctx, const struct cat_server_fds *fds,
 			slot_of[nc++] = i;
 			n++;
 		}
+		size_t first_job = n, njobs = 0;
+		if (ctx->jobs)
+			njobs = cat_jobs_pollfds(ctx->jobs, &pfd[n], job_ids, CAT_JOBS_MAX);
+		n += njobs;
 		rc = poll(pfd, n, 1000);
 		if (rc < 0 && errno != EINTR) {
 			log_error("poll_failed", "errno=%d", errno);
@@ -571,6 +612,9 @@ int cat_server_run(struct cat_ctx *ctx, const struct cat_server_fds *fds,
 		}
 		if (rc > 0 && srv.listen_fd >= 0 && (pfd[P_LISTEN].revents & POLLIN))
 			accept_clients(&srv);
+		for (size_t k = 0; rc > 0 && k < njobs; k++)
+			if (pfd[first_job + k].revents)
+				cat_jobs_readable(ctx->jobs, job_ids[k]);
 		now = time(NULL);
 		for (size_t k = 0; k < nc; k++) {
 			size_t i = slot_of[k];
@@ -612,5 +656,7 @@ int cat_server_run(struct cat_ctx *ctx, const struct cat_server_fds *fds,
 			client_free(&srv, i);
 		}
 	cat_vault_close(ctx->vault);
+	cat_jobs_free(ctx->jobs);
+	ctx->jobs = NULL;
 	return 0;
 }

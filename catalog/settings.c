@@ -1,12 +1,14 @@
 /* Session settings: the table of known variables with their defaults, SET /
  * RESET / SHOW / SHOW ALL / DISCARD ALL, and the ParameterStatus reports that
- * PostgreSQL sends for GUC_REPORT variables (protocol 55.2.7). */
+ * PostgreSQL sends for GUC_REPORT variables (protocol 55.2.7). SHOW also
+ * shows the system variables of sysvars.c (ALTER SYSTEM). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "exec_int.h"
+#include "sysvars.h"
 
 enum { VAR_REPORT = 1, VAR_SETTABLE = 2 };
 
@@ -15,6 +17,18 @@ static int check_utf8_only(const char *v, struct err *e)
 	if (!strcasecmp(v, "UTF8") || !strcasecmp(v, "UTF-8") || !strcasecmp(v, "unicode"))
 		return 0;
 	return err_set(e, "22023", "invalid value for parameter \"client_encoding\": \"%s\"", v);
+}
+
+/* validation_timeout / validation_connect_timeout: milliseconds,
+ * 1..600000 (SQL.md 6 defaults 30 s and 10 s; ddl_conn.c reads them). */
+static int check_ms(const char *v, struct err *e)
+{
+	char *end = NULL;
+	long long n = strtoll(v, &end, 10);
+
+	if (end == v || *end || n < 1 || n > 600000)
+		return err_set(e, "22023", "invalid value for a validation timeout: \"%s\"", v);
+	return 0;
 }
 
 static int check_on_only(const char *v, struct err *e)
@@ -53,8 +67,6 @@ static const struct var_def {
 	  "Sets the display format for interval values." },
 	{ "is_superuser", "is_superuser", NULL, VAR_REPORT, NULL,
 	  "Reports whether the current session's role has superuser privileges." },
-	{ "max_secrets", "max_secrets", "100", 0, NULL,
-	  "The maximum number of secrets in the region, across all schemas." },
 	{ "search_path", "search_path", "public", VAR_SETTABLE, NULL,
 	  "Sets the schema search order for names that are not schema-qualified." },
 	{ "server_encoding", "server_encoding", "UTF8", VAR_REPORT, NULL,
@@ -74,6 +86,10 @@ static const struct var_def {
 	  "Sets the time zone for displaying and interpreting time stamps." },
 	{ "transaction_isolation", "transaction_isolation", "strict serializable",
 	  VAR_SETTABLE, NULL, "Sets the current transaction's isolation level." },
+	{ "validation_connect_timeout", "validation_connect_timeout", "10000", VAR_SETTABLE,
+	  check_ms, "Milliseconds a validation may spend on each network step (tether)." },
+	{ "validation_timeout", "validation_timeout", "30000", VAR_SETTABLE, check_ms,
+	  "Milliseconds a whole validation job may run before it is killed (tether)." },
 };
 #define NVARS (sizeof(var_defs) / sizeof(var_defs[0]))
 
@@ -201,6 +217,11 @@ int cat_settings_set(struct exec_run *r, struct cat_stmt *st)
 		       err_set(r->e, "53200", "out of memory") : CAT_RUN_DONE;
 	}
 	d = find_var(st->var_name);
+	if (!d && cat_sysvar_find(st->var_name) >= 0) {
+		err_set(r->e, "55P02", "parameter \"%s\" cannot be changed", st->var_name);
+		err_hint(r->e, "It is a system variable: use ALTER SYSTEM SET.");
+		return EXEC_ERROR;
+	}
 	if (!d)
 		return err_set(r->e, "42704", "unrecognized configuration parameter \"%s\"",
 			       st->var_name);
@@ -250,16 +271,38 @@ int cat_settings_show(struct exec_run *r, struct cat_stmt *st)
 			if (pgw_data_row(r->out, 3, vals, lens) < 0)
 				return err_set(r->e, "53200", "out of memory");
 		}
-		snprintf(tag, sizeof(tag), "SHOW %zu", NVARS);
+		for (size_t i = 0; i < cat_sysvar_count(); i++) {
+			char num[32];
+			long n = cat_sysvar_get(r->ctx->store, cat_sysvar_name(i), r->e);
+			const char *vals[3] = { cat_sysvar_name(i), num,
+						cat_sysvar_description(i) };
+			int lens[3];
+
+			if (n < 0)
+				return EXEC_ERROR;
+			snprintf(num, sizeof(num), "%ld", n);
+			for (int k = 0; k < 3; k++)
+				lens[k] = (int)strlen(vals[k]);
+			if (pgw_data_row(r->out, 3, vals, lens) < 0)
+				return err_set(r->e, "53200", "out of memory");
+		}
+		snprintf(tag, sizeof(tag), "SHOW %zu", NVARS + cat_sysvar_count());
 	} else {
 		const struct var_def *d = find_var(st->var_name);
+		char num[32];
 		const char *v;
 		int len;
 
-		if (!d)
-			return err_set(r->e, "42704", "unrecognized configuration parameter \"%s\"",
-				       st->var_name);
-		v = var_value(r->s, d);
+		if (!d) {
+			/* A system variable (ALTER SYSTEM), else unknown (42704). */
+			long n = cat_sysvar_get(r->ctx->store, st->var_name, r->e);
+			if (n < 0)
+				return EXEC_ERROR;
+			snprintf(num, sizeof(num), "%ld", n);
+			v = num;
+		} else {
+			v = var_value(r->s, d);
+		}
 		len = (int)strlen(v);
 		if (r->send_rowdesc && cat_settings_describe_show(r, st) < 0)
 			return err_set(r->e, "53200", "out of memory");

@@ -175,12 +175,24 @@ static const char schema_v2[] =
 static const char schema_v4[] =
 	"CREATE TABLE system_vars(name TEXT PRIMARY KEY, value TEXT NOT NULL);";
 
+/* SSH host keys pinned by the first successful validation of a tunnel
+ * (catalog/jobspec.c): one row per SSH TUNNEL connection, for the
+ * "host:port" it was pinned at (a new HOST or PORT means no pin). */
+static const char schema_v5[] =
+	"CREATE TABLE ssh_host_keys("
+	"  object_id INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,"
+	"  host TEXT NOT NULL, host_key TEXT NOT NULL, pinned_at TEXT NOT NULL);"
+	"CREATE VIEW mz_ssh_tunnel_host_keys AS SELECT 'u' || k.object_id AS id,"
+	"  k.host AS host, k.host_key AS host_key, k.pinned_at AS pinned_at"
+	"  FROM ssh_host_keys k LIMIT -1;";
+
 /* Migration n brings the schema from version n-1 to n. */
 static const char *const migrations[] = {
 	[1] = schema_v1,
 	[2] = schema_v2,        /* connections (store_conn.c) */
 	[3] = schema_v3,
 	[4] = schema_v4,        /* system variables (sysvars.c) */
+	[5] = schema_v5,        /* pinned SSH host keys (jobspec.c) */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -330,37 +330,17 @@ static size_t build_attrs(const struct conn_optset *set, uint64_t id,
 	return n;
 }
 
-int cat_store_conn_write(struct cat_store *s, uint64_t id, const struct conn_optset *set,
-			 const uint64_t *deps, size_t ndeps, const struct cat_conn_cfg *cfg,
-			 const char *create_sql, const char *redacted_sql, struct err *e)
+/* Replaces the derived attributes of connection `id` (and the JSONB
+ * example_trust_policy column built from them). */
+static int write_attrs(struct cat_store *s, uint64_t id, const struct conn_optset *set,
+		       const struct cat_conn_cfg *cfg, struct err *e)
 {
-	char *enc = conn_optset_encode(set), *brokers = NULL;
 	struct attr attrs[24];
 	size_t nattrs = 0;
 	sqlite3_stmt *st;
 	int rc = -1;
 
 	memset(attrs, 0, sizeof(attrs));
-	if (!enc)
-		return err_set(e, "53200", "out of memory");
-	if (set->type == CONN_KAFKA && !(brokers = brokers_array(set))) {
-		free(enc);
-		return err_set(e, "53200", "out of memory");
-	}
-	/* Public keys survive option changes (ON CONFLICT keeps them). */
-	st = prep(s, "INSERT INTO connections (object_id, options, brokers) VALUES (?1, ?2, ?3)"
-		     " ON CONFLICT(object_id) DO UPDATE SET options = excluded.options,"
-		     " brokers = excluded.brokers", e);
-	if (!st)
-		goto out;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	sqlite3_bind_text(st, 2, enc, -1, SQLITE_STATIC);
-	if (brokers)
-		sqlite3_bind_text(st, 3, brokers, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, 3);
-	if (done(s, st, e, "write connection") < 0)
-		goto out;
 	if (!(st = prep(s, "DELETE FROM connection_attrs WHERE object_id = ?1", e)))
 		goto out;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
@@ -379,6 +359,93 @@ int cat_store_conn_write(struct cat_store *s, uint64_t id, const struct conn_opt
 		if (done(s, st, e, "attrs") < 0)
 			goto out;
 	}
+	/* example_trust_policy is a JSONB column (its type shows in
+	 * RowDescription), the other derived values are attributes. */
+	if (!(st = prep(s, "UPDATE connections SET example_trust_policy ="
+			   " (SELECT value FROM connection_attrs WHERE object_id = ?1"
+			   "  AND name = 'example_trust_policy') WHERE object_id = ?1", e)))
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	rc = done(s, st, e, "trust policy");
+out:
+	for (size_t i = 0; i < nattrs; i++)
+		free(attrs[i].value);
+	return rc;
+}
+
+int cat_store_conn_refresh_attrs(struct cat_store *s, const struct cat_conn_cfg *cfg,
+				 struct err *e)
+{
+	sqlite3_stmt *st = prep(s, "SELECT id FROM items WHERE kind = 'connection'"
+				   " ORDER BY id", e);
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n == cap) {
+			uint64_t *p = realloc(ids, (cap ? cap * 2 : 16) * sizeof(*ids));
+			if (!p) {
+				free(ids);
+				sqlite3_finalize(st);
+				return err_set(e, "53200", "out of memory");
+			}
+			ids = p;
+			cap = cap ? cap * 2 : 16;
+		}
+		ids[n++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		free(ids);
+		return db_error(s, e, "list connections");
+	}
+	rc = 0;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct conn_optset set;
+		int found = cat_store_conn_load(s, ids[i], &set, e);
+
+		if (found < 0)
+			rc = -1;
+		else if (found == 1) {
+			rc = write_attrs(s, ids[i], &set, cfg, e);
+			conn_optset_free(&set);
+		}
+	}
+	free(ids);
+	return rc;
+}
+
+int cat_store_conn_write(struct cat_store *s, uint64_t id, const struct conn_optset *set,
+			 const uint64_t *deps, size_t ndeps, const struct cat_conn_cfg *cfg,
+			 const char *create_sql, const char *redacted_sql, struct err *e)
+{
+	char *enc = conn_optset_encode(set), *brokers = NULL;
+	sqlite3_stmt *st;
+	int rc = -1;
+
+	if (!enc)
+		return err_set(e, "53200", "out of memory");
+	if (set->type == CONN_KAFKA && !(brokers = brokers_array(set))) {
+		free(enc);
+		return err_set(e, "53200", "out of memory");
+	}
+	/* Public keys survive option changes (ON CONFLICT keeps them). */
+	st = prep(s, "INSERT INTO connections (object_id, options, brokers) VALUES (?1, ?2, ?3)"
+		     " ON CONFLICT(object_id) DO UPDATE SET options = excluded.options,"
+		     " brokers = excluded.brokers", e);
+	if (!st)
+		goto out;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	sqlite3_bind_text(st, 2, enc, -1, SQLITE_STATIC);
+	if (brokers)
+		sqlite3_bind_text(st, 3, brokers, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	if (done(s, st, e, "write connection") < 0 || write_attrs(s, id, set, cfg, e) < 0)
+		goto out;
 	/* Edges are replaced on ALTER (SQL.md 9.1). */
 	if (!(st = prep(s, "DELETE FROM dependencies WHERE object_id = ?1", e)))
 		goto out;
@@ -393,19 +460,8 @@ int cat_store_conn_write(struct cat_store *s, uint64_t id, const struct conn_opt
 		if (done(s, st, e, "dependencies") < 0)
 			goto out;
 	}
-	/* example_trust_policy is a JSONB column (its type shows in
-	 * RowDescription), the other derived values are attributes. */
-	if (!(st = prep(s, "UPDATE connections SET example_trust_policy ="
-			   " (SELECT value FROM connection_attrs WHERE object_id = ?1"
-			   "  AND name = 'example_trust_policy') WHERE object_id = ?1", e)))
-		goto out;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
-	if (done(s, st, e, "trust policy") < 0)
-		goto out;
 	rc = cat_store_conn_set_sql(s, id, create_sql, redacted_sql, e);
 out:
-	for (size_t i = 0; i < nattrs; i++)
-		free(attrs[i].value);
 	free(enc);
 	free(brokers);
 	return rc;

@@ -13,7 +13,8 @@
 #include "store.h"
 
 /* Deployment settings, rows of tether_settings (defaults in store.c
- * migration 2; the next issue feeds them from tether.conf):
+ * migration 2; catalog/deploy.c sets them at start from tether.conf's
+ * deployment.* and aws.* keys, docs/CONFIGURATION.md):
  *   instance_id                        '00000000-0000-0000-0000-000000000000'
  *   aws_external_id_prefix             NULL = instance_id (external ID
  *                                      mz_<prefix>_<connection id>)
@@ -55,6 +56,11 @@ int cat_store_conn_write(struct cat_store *st, uint64_t id, const struct conn_op
 			 const char *create_sql, const char *redacted_sql, struct err *e);
 int cat_store_conn_set_sql(struct cat_store *st, uint64_t id, const char *create_sql,
 			   const char *redacted_sql, struct err *e);
+/* Inside a transaction: re-derives every connection's attributes (AWS
+ * principal, trust policy, PrivateLink principal, region default) from
+ * cfg, after the deployment settings changed (catalog/deploy.c). */
+int cat_store_conn_refresh_attrs(struct cat_store *st, const struct cat_conn_cfg *cfg,
+				 struct err *e);
 
 /* The vault's public keys of an SSH TUNNEL connection (authorized_keys). */
 int cat_store_conn_set_keys(struct cat_store *st, uint64_t id, const char *key1,

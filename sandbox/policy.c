@@ -136,6 +136,18 @@ static const struct sbx_rule rules_files_ro[] = {
 	ALLOW("memfd_create"), ALLOW("ftruncate"),
 };
 
+/* Validator only (found with strace / TETHER_SECCOMP_DEBUG on the real
+ * binary against PostgreSQL and sshd peers, see docs/ARCHITECTURE.md):
+ * - fchmod(fd, 0600): validator/memfile.c narrows a fresh memfd (created
+ *   0777) because libpq refuses a key file readable by others. Only mode
+ *   0600 is allowed; a validator runs as its own uid in production, so it
+ *   cannot chmod files it does not own.
+ * - listen/accept: the SSH tunnel serves libpq on a loopback port. */
+static const struct sbx_rule rules_validator[] = {
+	ALLOW1("fchmod", A_EQ(1, 0600)),
+	ALLOW("listen"), ALLOW("accept"), ALLOW("accept4"),
+};
+
 #ifdef TETHER_SANITIZE
 /* What the ASan/UBSan runtimes call at run time and at exit (found with
  * strace on the real binaries). Never in a production build. */
@@ -158,5 +170,6 @@ const struct sbx_policy sbx_policies[SBX_ROLE_COUNT] = {
 		SET(rules_server), SANITIZE_SET } },
 	[SBX_ROLE_VALIDATOR] = { "validator", {
 		SET(rules_base), SET(rules_mem_exec), SET(rules_files_ro),
-		SET(rules_network), SET(rules_threads), SANITIZE_SET } },
+		SET(rules_network), SET(rules_threads), SET(rules_validator),
+		SANITIZE_SET } },
 };

@@ -9,9 +9,9 @@ tether_install_deps() {
 	local build_pkgs=(build-essential cmake pkg-config
 		libsodium-dev libseccomp-dev libprotobuf-c-dev protobuf-c-compiler
 		libsqlite3-dev libssh2-1-dev libpq-dev librdkafka-dev
-		libcurl4-openssl-dev libmariadb-dev freetds-dev libcmocka-dev
+		libcurl4-openssl-dev libmariadb-dev freetds-dev libcmocka-dev libjansson-dev libxml2-dev
 		postgresql-client)
-	local test_pkgs=(openssh-server procps psmisc clang libclang-rt-14-dev postgresql-15 openssl)
+	local test_pkgs=(openssh-server procps psmisc clang libclang-rt-14-dev postgresql-15 openssl mariadb-server python3)
 	local want=("${build_pkgs[@]}")
 	[ "${1:-}" = test ] && want+=("${test_pkgs[@]}")
 	local missing=()

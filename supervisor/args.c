@@ -29,9 +29,13 @@ static const struct {
 const char *sup_usage(void)
 {
 	return "usage: tetherd [--data-dir DIR] [--log-level debug|info|warn|error]\n"
+	       "               [--config FILE] [--set key=value ...]\n"
 	       "  -D, --data-dir DIR    data directory (default " SUP_DEFAULT_DATA_DIR
 	       "), created 0700 on first start\n"
 	       "      --log-level LVL   minimum level of log lines on stderr (default info)\n"
+	       "      --config FILE     settings file (default DIR/tether.conf if present;\n"
+	       "                        see docs/CONFIGURATION.md)\n"
+	       "      --set key=value   override one setting of the file\n"
 	       "  -h, --help            this text\n";
 }
 

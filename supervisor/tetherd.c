@@ -1,9 +1,11 @@
 /* tetherd, the supervisor: holds the data directory's lock and the pgwire
  * listening socket, starts the children of sup_roles with their channels,
  * restarts them with backoff, hands each a fresh catalog<->vault channel when
- * its peer restarts, and shuts everything down on SIGTERM/SIGINT. It sees no
- * secret and parses no SQL; signals arrive through a signalfd. */
+ * its peer restarts, runs validator jobs (validators.c) and shuts everything
+ * down on SIGTERM/SIGINT. It sees no secret and parses no SQL; signals
+ * arrive through a signalfd. */
 #include "sup.h"
+#include "config_args.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +48,10 @@ static struct sup {
 	int shutting_down;
 	uint64_t shutdown_deadline_ms;
 	int stragglers_killed;
+	struct sup_jobs jobs;           /* validators (validators.c) */
 } sup;
+
+static struct tcfg sup_config;  /* tether.conf + --set (config_args.c) */
 
 /* A child that never sends Health counts as up once it has lived this long
  * (a child that fails to confine itself exits long before). */
@@ -172,7 +177,7 @@ static void spawn_child(enum sup_child who)
 	struct child *c = &sup.kids[who];
 	const struct sup_role *role = c->role;
 	char path[PATH_MAX + 64];
-	char *argv[] = { (char *)role->exe, "--data-dir", sup.dir, NULL };
+	static struct sup_child_argv ca;
 	int fds[3];
 	int sv[2];
 	int peer;
@@ -199,7 +204,8 @@ static void spawn_child(enum sup_child who)
 	fds[0] = sv[1];                 /* SBX_FD_SUPERVISOR */
 	fds[1] = peer;                  /* SBX_FD_PEER */
 	fds[2] = sup.listen_fd;         /* SBX_FD_LISTENER */
-	pid = sup_spawn(path, argv, sup.envp, fds, role->gets_listener ? 3 : 2, &e);
+	sup_config_child_argv(&sup_config, who, role->exe, sup.dir, &ca);
+	pid = sup_spawn(path, ca.argv, sup.envp, fds, role->gets_listener ? 3 : 2, &e);
 	close(sv[1]);
 	close(peer);
 	if (pid < 0) {
@@ -252,6 +258,12 @@ static void on_child_exit(struct child *c, int status)
 	c->pidfd = -1;
 	c->pid = 0;
 	c->up = 0;
+	/* Grants in flight died with the vault; validators whose catalog is
+	 * gone have nobody to report to. */
+	if (c == &sup.kids[SUP_CHILD_VAULT])
+		sup_jobs_vault_lost(&sup.jobs);
+	else
+		sup_jobs_kill_all(&sup.jobs, "catalog_gone");
 	if (!sup.shutting_down && c->role->restart == SUP_RESTART_ALWAYS)
 		schedule_restart(c, ran);
 }
@@ -264,6 +276,8 @@ static void reap_children(void)
 
 		if (pid <= 0)
 			return;
+		if (sup_jobs_reaped(&sup.jobs, pid, status))
+			continue;
 		for (int i = 0; i < SUP_CHILD_COUNT; i++)
 			if (sup.kids[i].pid == pid)
 				on_child_exit(&sup.kids[i], status);
@@ -281,6 +295,7 @@ static void begin_shutdown(int sig)
 		sup.kids[i].restart_at_ms = 0;
 		child_signal(&sup.kids[i], SIGTERM);
 	}
+	sup_jobs_kill_all(&sup.jobs, "shutdown");
 }
 
 static void read_signals(void)
@@ -304,6 +319,145 @@ static void read_signals(void)
 	reap_children();        /* coalesced SIGCHLDs */
 }
 
+/* ---- messages from the children ---- */
+
+static void on_health(struct child *c, const Tether__Envelope *env)
+{
+	(void)env;
+	log_debug("health", "role=%s pid=%d", c->role->name, (int)c->pid);
+	mark_up(c, "health");
+}
+
+static void on_spawn_validator(struct child *c, const Tether__Envelope *env)
+{
+	(void)c;
+	if (sup.shutting_down) {
+		Tether__JobEnded m = TETHER__JOB_ENDED__INIT;
+
+		m.job_id = env->spawn_validator->job_id;
+		m.exit_status = -1;
+		m.sqlstate = "57P01";
+		m.message = "terminating validation: tetherd is shutting down";
+		sup.jobs.ops.ended(sup.jobs.ops.arg, &m);
+		return;
+	}
+	sup_jobs_spawn(&sup.jobs, env->spawn_validator);
+}
+
+static void on_cancel_job(struct child *c, const Tether__Envelope *env)
+{
+	(void)c;
+	sup_jobs_kill(&sup.jobs, env->cancel_job->job_id, 0, "cancel");
+}
+
+static void on_grant_reply(struct child *c, const Tether__Envelope *env)
+{
+	(void)c;
+	if (!sup_jobs_grant_reply(&sup.jobs, env->request_id, env->reply))
+		log_debug("stale_grant_reply", "request_id=%llu",
+			  (unsigned long long)env->request_id);
+}
+
+static void on_kill_validator(struct child *c, const Tether__Envelope *env)
+{
+	char q[300];
+
+	(void)c;
+	log_warn("validator_denied", "job=%llu reason=%s",
+		 (unsigned long long)env->kill_validator->job_id,
+		 log_quote(q, sizeof(q), env->kill_validator->reason));
+	sup_jobs_kill(&sup.jobs, env->kill_validator->job_id, 1, "denied_by_vault");
+}
+
+/* Handlers per (child, kind); proto/ipc.c's permit tables already
+ * refused anything else. */
+#define B(x) TETHER__ENVELOPE__BODY_##x
+static const struct {
+	enum sup_child from;
+	Tether__Envelope__BodyCase kind;
+	void (*fn)(struct child *c, const Tether__Envelope *env);
+} handlers[] = {
+	{ SUP_CHILD_VAULT, B(HEALTH), on_health },
+	{ SUP_CHILD_VAULT, B(REPLY), on_grant_reply },
+	{ SUP_CHILD_VAULT, B(KILL_VALIDATOR), on_kill_validator },
+	{ SUP_CHILD_CATALOG, B(HEALTH), on_health },
+	{ SUP_CHILD_CATALOG, B(SPAWN_VALIDATOR), on_spawn_validator },
+	{ SUP_CHILD_CATALOG, B(CANCEL_JOB), on_cancel_job },
+};
+#undef B
+
+static void dispatch(struct child *c, const Tether__Envelope *env)
+{
+	enum sup_child from = (enum sup_child)(c - sup.kids);
+
+	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
+		if (handlers[i].from == from && handlers[i].kind == env->body_case) {
+			handlers[i].fn(c, env);
+			return;
+		}
+	log_debug("ignored_message", "role=%s kind=%d", c->role->name, (int)env->body_case);
+}
+
+/* The job table's outgoing messages go over the children's channels. */
+static int jobs_grant(void *arg, uint64_t request_id, const Tether__Grant *g, int fd)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	struct child *v = &sup.kids[SUP_CHILD_VAULT];
+
+	(void)arg;
+	if (v->pid <= 0 || v->chan.fd < 0) {
+		errno = EPIPE;
+		return -1;
+	}
+	env.request_id = request_id;
+	env.body_case = TETHER__ENVELOPE__BODY_GRANT;
+	env.grant = (Tether__Grant *)g;
+	return ipc_send(&v->chan, &env, fd);
+}
+
+static int jobs_revoke(void *arg, uint64_t job_id)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__Revoke r = TETHER__REVOKE__INIT;
+	struct child *v = &sup.kids[SUP_CHILD_VAULT];
+
+	(void)arg;
+	if (v->pid <= 0 || v->chan.fd < 0)
+		return -1;
+	r.job_id = job_id;
+	env.body_case = TETHER__ENVELOPE__BODY_REVOKE;
+	env.revoke = &r;
+	return ipc_send(&v->chan, &env, -1);
+}
+
+static int jobs_channel(void *arg, uint64_t job_id, int fd)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__ValidatorChannel m = TETHER__VALIDATOR_CHANNEL__INIT;
+	struct child *c = &sup.kids[SUP_CHILD_CATALOG];
+
+	(void)arg;
+	if (c->pid <= 0 || c->chan.fd < 0)
+		return -1;
+	m.job_id = job_id;
+	env.body_case = TETHER__ENVELOPE__BODY_VALIDATOR_CHANNEL;
+	env.validator_channel = &m;
+	return ipc_send(&c->chan, &env, fd);
+}
+
+static int jobs_ended(void *arg, const Tether__JobEnded *m)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	struct child *c = &sup.kids[SUP_CHILD_CATALOG];
+
+	(void)arg;
+	if (c->pid <= 0 || c->chan.fd < 0)
+		return -1;
+	env.body_case = TETHER__ENVELOPE__BODY_JOB_ENDED;
+	env.job_ended = (Tether__JobEnded *)m;
+	return ipc_send(&c->chan, &env, -1);
+}
+
 /* At most this many messages per wake-up, so that a chatty child cannot
  * starve signals or its peer. */
 #define SUP_MAX_MSGS_PER_WAKE 64
@@ -319,11 +473,8 @@ static void read_channel(struct child *c)
 			return;
 		if (st == IPC_RECV_MESSAGE) {
 			if (fd >= 0)
-				close(fd);
-			if (env->body_case == TETHER__ENVELOPE__BODY_HEALTH) {
-				log_debug("health", "role=%s pid=%d", c->role->name, (int)c->pid);
-				mark_up(c, "health");
-			}
+				close(fd);      /* children never pass descriptors up */
+			dispatch(c, env);
 			ipc_envelope_free(env);
 			continue;
 		}
@@ -352,7 +503,7 @@ static int any_child_running(void)
 	for (int i = 0; i < SUP_CHILD_COUNT; i++)
 		if (sup.kids[i].pid > 0)
 			return 1;
-	return 0;
+	return sup_jobs_running(&sup.jobs) > 0;
 }
 
 static int poll_timeout(uint64_t now)
@@ -370,6 +521,9 @@ static int poll_timeout(uint64_t now)
 			if (c->pid > 0 && !c->up && c->started_ms + SUP_UP_AFTER_MS < next)
 				next = c->started_ms + SUP_UP_AFTER_MS;
 		}
+	int jt = sup_jobs_timeout(&sup.jobs, now);
+	if (jt >= 0 && now + (uint64_t)jt < next)
+		next = now + (uint64_t)jt;
 	if (next == UINT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)(next - now);
@@ -412,6 +566,7 @@ static void run_loop(void)
 			}
 		}
 
+		sup_jobs_tick(&sup.jobs, now);
 		pfd[n].fd = sup.sig_fd;
 		pfd[n].events = POLLIN;
 		owner[n++] = NULL;
@@ -465,7 +620,9 @@ int main(int argc, char **argv)
 	char q[PATH_MAX + 8];
 
 	log_init("tetherd");
-	if (sup_args_parse(argc, argv, &args, &e) != 0) {
+	struct sup_config_opts copts;
+	if (sup_config_take_args(&argc, argv, &copts, &e) != 0 ||
+	    sup_args_parse(argc, argv, &args, &e) != 0) {
 		fprintf(stderr, "tetherd: %s\n%s", e.message, sup_usage());
 		return 2;
 	}
@@ -473,6 +630,8 @@ int main(int argc, char **argv)
 		fputs(sup_usage(), stdout);
 		return 0;
 	}
+	if (sup_config_load(&copts, &args, &sup_config, &e) != 0)
+		return fail(&e);
 	log_set_level(args.log_level);
 	umask(077);
 	sup.lock_fd = sup.listen_fd = sup.sig_fd = -1;
@@ -496,6 +655,16 @@ int main(int argc, char **argv)
 	if (sup_listener_open(sup.dir, &sup.listen_fd, &e) != 0)
 		return fail(&e);
 	sup_child_env(environ, sup.envp, sizeof(sup.envp) / sizeof(sup.envp[0]));
+	{
+		static const struct sup_jobs_ops ops = {
+			.grant = jobs_grant, .revoke = jobs_revoke,
+			.channel = jobs_channel, .ended = jobs_ended,
+		};
+		char vpath[PATH_MAX + 32];
+
+		snprintf(vpath, sizeof(vpath), "%s/%s", sup.exe_dir, SUP_VALIDATOR_EXE);
+		sup_jobs_init(&sup.jobs, vpath, sup.envp, &ops);
+	}
 	log_info("starting", "data_dir=%s", log_quote(q, sizeof(q), sup.dir));
 
 	for (int i = 0; i < SUP_CHILD_COUNT; i++)

@@ -58,6 +58,11 @@ struct val_job {
 	size_t noptions;
 	const struct val_ssh_tunnel *tunnel;   /* NULL: direct */
 	int connect_timeout_ms;  /* per network step (TCP, TLS, auth) */
+	/* Further SSH tunnels that options name by connection id (KAFKA's
+	 * per-broker USING SSH TUNNEL, see conn_kafka_validate); `tunnel`
+	 * stays the connection's default one. */
+	const struct val_ssh_tunnel *tunnels;
+	size_t ntunnels;
 };
 
 /* Services backed by the vault; `ctx` is the services' own state. */
@@ -130,6 +135,25 @@ int conn_postgres_validate(const struct val_services *svc,
 int conn_ssh_tunnel_validate(const struct val_services *svc,
 			     const struct val_job *job, struct val_result *r);
 
+/* KAFKA: a metadata request with the connection's settings. Brokers in
+ * the job (catalog/jobspec.c produces this; conn_kafka.c documents it):
+ *   "BROKER <n>"                 n = 1, 2, ... in the written order (BROKER
+ *                                and BROKERS alike): text "host[:port]" or
+ *                                "[v6addr]:port"
+ *   "BROKER <n> SSH TUNNEL"      text: decimal connection id of that
+ *                                broker's tunnel (job->tunnel or one of
+ *                                job->tunnels)
+ *   "BROKER <n> AWS PRIVATELINK" text: decimal connection id (unsupported)
+ *   "AWS PRIVATELINK"            text: id of the default PrivateLink
+ *   "AWS CONNECTION"             text: id of the AWS connection (MSK IAM)
+ * job->tunnel is the default SSH TUNNEL: brokers without their own and
+ * brokers the cluster advertises but the job does not list go through it.
+ * Other options keep their SQL names (SECURITY PROTOCOL, SASL MECHANISMS,
+ * SASL USERNAME, SASL PASSWORD, SSL CERTIFICATE AUTHORITY, SSL
+ * CERTIFICATE, SSL KEY, PROGRESS TOPIC, PROGRESS TOPIC REPLICATION FACTOR). */
+int conn_kafka_validate(const struct val_services *svc,
+			const struct val_job *job, struct val_result *r);
+
 /* An SSH tunnel opened by the validator: a loopback TCP port that forwards
  * to target_host:target_port through the bastion (direct-tcpip), served by
  * a thread until val_ssh_tunnel_close. Stages failed before the forward is
@@ -140,5 +164,84 @@ int val_ssh_tunnel_open(const struct val_services *svc, const struct val_job *jo
 			uint16_t target_port, struct val_tunnel **out,
 			uint16_t *local_port, struct val_result *r);
 void val_ssh_tunnel_close(struct val_tunnel *tun);
+
+/* MYSQL (libmariadb): HOST, PORT, USER, PASSWORD, SSL MODE, SSL
+ * CERTIFICATE AUTHORITY / CERTIFICATE / KEY, job->tunnel. An "AWS
+ * PRIVATELINK" or "AWS CONNECTION" option answers 0A000 (unsupported). */
+int conn_mysql_validate(const struct val_services *svc,
+			const struct val_job *job, struct val_result *r);
+/* SQL SERVER (FreeTDS db-lib): HOST, PORT, DATABASE, USER, PASSWORD, SSL
+ * MODE (disabled / required / verify / verify_ca), SSL CERTIFICATE
+ * AUTHORITY, job->tunnel; "AWS PRIVATELINK" answers 0A000. */
+int conn_sqlserver_validate(const struct val_services *svc,
+			    const struct val_job *job, struct val_result *r);
+
+/* ---- HTTP-based types (issue 6): conn_csr.c, conn_iceberg.c, conn_aws.c,
+ * conn_privatelink.c, over validator/http.c ---- */
+
+/* A job for a connection that references an AWS CONNECTION (ICEBERG
+ * S3TABLESREST; later Kafka MSK IAM, MySQL RDS IAM) carries the referenced
+ * connection's options under this prefix, same parts encoding:
+ * "AWS CONNECTION/ACCESS KEY ID", "AWS CONNECTION/SECRET ACCESS KEY",
+ * "AWS CONNECTION/SESSION TOKEN", "AWS CONNECTION/ASSUME ROLE ARN",
+ * "AWS CONNECTION/ASSUME ROLE SESSION NAME" (the default filled in:
+ * <instance id>-u<id>), "AWS CONNECTION/REGION", "AWS CONNECTION/ENDPOINT",
+ * "AWS CONNECTION/EXTERNAL ID". The job of an AWS connection itself carries
+ * the same names without the prefix. */
+#define VAL_AWS_REF_PREFIX "AWS CONNECTION/"
+/* Derived by the catalog, never written in SQL: mz_<prefix>_u<id> (SQL.md
+ * 8.4), for role-based AWS connections. */
+#define VAL_OPT_AWS_EXTERNAL_ID "EXTERNAL ID"
+/* tether's own AWS identity, from the deployment configuration (never from
+ * SQL), in every job that may assume a role: the principal role
+ * (aws.connection_role_arn) and credentials allowed to assume it (text or
+ * secret parts), and the default region (deployment.region). Without the
+ * role or the credentials, role assumption fails 0A000 `internal error:
+ * no AWS connection role configured` (SQL.md 6). */
+#define VAL_OPT_TETHER_AWS_ROLE_ARN "TETHER/AWS CONNECTION ROLE ARN"
+#define VAL_OPT_TETHER_AWS_ACCESS_KEY_ID "TETHER/AWS ACCESS KEY ID"
+#define VAL_OPT_TETHER_AWS_SECRET_ACCESS_KEY "TETHER/AWS SECRET ACCESS KEY"
+#define VAL_OPT_TETHER_AWS_SESSION_TOKEN "TETHER/AWS SESSION TOKEN"
+#define VAL_OPT_TETHER_REGION "TETHER/REGION"
+/* Secrets of URL-based types are fetched with destination "<host>:<port>"
+ * of URL (default port 443/80, IPv6 in brackets); AWS secrets and tether's
+ * AWS credentials with the STS endpoint's "<host>:<port>"
+ * (sts.<region>.amazonaws.com:443 or ENDPOINT's); a referenced AWS
+ * connection's keys (key auth) with the referencing URL's "<host>:<port>".
+ * The grant must list those destinations. */
+
+/* CONFLUENT SCHEMA REGISTRY: GET <URL>/subjects (basic auth, mTLS, SSH
+ * TUNNEL). */
+int conn_csr_validate(const struct val_services *svc, const struct val_job *job,
+		      struct val_result *r);
+/* ICEBERG CATALOG: REST (OAuth2 client credentials, /v1/config, list
+ * namespaces) or S3TABLESREST (SigV4 with the AWS CONNECTION). */
+int conn_iceberg_validate(const struct val_services *svc, const struct val_job *job,
+			  struct val_result *r);
+/* AWS: STS GetCallerIdentity; role assumption with and without the
+ * external ID (SQL.md 6). */
+int conn_aws_validate(const struct val_services *svc, const struct val_job *job,
+		      struct val_result *r);
+/* AWS PRIVATELINK: checks what can be checked without the cloud, then
+ * fails 0A000 `AWS PrivateLink connections are unsupported`, saying in
+ * DETAIL what was and was not checked. Never succeeds. */
+int conn_aws_privatelink_validate(const struct val_services *svc, const struct val_job *job,
+				  struct val_result *r);
+
+/* Credentials of an AWS connection (options under `prefix`: "" or
+ * VAL_AWS_REF_PREFIX): its keys, or the temporary credentials of its role
+ * (assumed through tether's principal with the external ID). Secrets are
+ * fetched for `destination` (NULL: the STS endpoint). Wipe with
+ * val_aws_creds_free. */
+struct val_aws_creds {
+	char *access_key_id, *secret_access_key, *session_token;   /* token may be NULL */
+	size_t akid_len, secret_len, token_len;
+	char region[64];
+	int region_given;        /* REGION was set on the AWS connection */
+};
+int val_aws_credentials(const struct val_services *svc, const struct val_job *job,
+			const char *prefix, const char *destination, struct val_aws_creds *out,
+			struct val_result *r);
+void val_aws_creds_free(struct val_aws_creds *c);
 
 #endif

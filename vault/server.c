@@ -1,7 +1,9 @@
 /* The vault's request loop. Handlers only append records and queue
  * replies; the loop makes a batch durable with one fsync of the store and
  * one of the audit log, then answers. A catalog that breaks the protocol
- * is audited and cut off until the supervisor hands over a new channel. */
+ * is audited and cut off until the supervisor hands over a new channel; a
+ * validator that asks for anything outside its grant is audited, cut off
+ * and reported to tetherd (KillValidator), which SIGKILLs it. */
 #include "server.h"
 
 #include <errno.h>
@@ -11,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <sodium.h>
 
 #include "err.h"
 #include "keymem.h"
@@ -520,12 +524,50 @@ static int handle_health(struct vault_server *s, const Tether__Envelope *env, in
 	return H_OK;
 }
 
+/* Grant: the record is durable before tetherd hears "ok" and execs the
+ * validator, so no release can happen that the log does not authorize. */
+static int handle_grant(struct vault_server *s, const Tether__Envelope *env, int fd)
+{
+	struct err e = { 0 };
+	int rc = H_OK;
+
+	if (vault_grant_add(s->v, &s->grants, env->grant, fd, vault_grant_now_ms(), &e) == 0) {
+		if (vault_sync(s->v, &e) < 0) {
+			vault_grant_remove(s->v, &s->grants, env->grant->job_id, "sync_failed");
+			err_set(&e, "XX000", "internal error: vault: could not make the grant durable");
+			rc = H_FATAL;
+		} else {
+			log_info("grant", "job=%" PRIu64 " connection=u%" PRIu64 " secrets=%zu"
+				 " ssh_keys=%zu destinations=%zu", env->grant->job_id,
+				 env->grant->connection_id, env->grant->n_secrets,
+				 env->grant->n_ssh_keys, env->grant->n_destinations);
+		}
+	} else {
+		log_warn("grant_refused", "job=%" PRIu64 " sqlstate=%s", env->grant->job_id,
+			 e.sqlstate);
+	}
+	if (ipc_send_reply(&s->sup, env->request_id, &e) < 0)
+		log_warn("grant_reply_failed", "job=%" PRIu64 " errno=%d", env->grant->job_id, errno);
+	return rc;
+}
+
+static int handle_revoke(struct vault_server *s, const Tether__Envelope *env, int fd)
+{
+	struct err e = { 0 };
+
+	(void)fd;
+	vault_grant_remove(s->v, &s->grants, env->revoke->job_id, "revoked");
+	return vault_sync(s->v, &e) < 0 ? H_FATAL : H_OK;
+}
+
 static const struct {
 	Tether__Envelope__BodyCase kind;
 	int (*fn)(struct vault_server *s, const Tether__Envelope *env, int fd);
 } supervisor_handlers[] = {
 	{ B(NEW_PEER_CHANNEL), handle_new_peer },
 	{ B(HEALTH), handle_health },
+	{ B(GRANT), handle_grant },
+	{ B(REVOKE), handle_revoke },
 };
 #undef B
 
@@ -698,6 +740,275 @@ static int commit_batch(struct vault_server *s)
 	return rc;
 }
 
+/* ---- validator channels ---- */
+
+enum vpend_kind {
+	VP_VALUE,       /* CredentialValue chunks */
+	VP_SIG,         /* SshSignature */
+	VP_ERROR,       /* Reply{ok=false}: refused, channel stays */
+	VP_DENIED,      /* Reply{ok=false}, close, KillValidator */
+	VP_CLOSED,      /* the validator hung up: forget the grant */
+};
+
+struct vault_vpending {
+	enum vpend_kind kind;
+	uint64_t job_id, request_id, secret_id;
+	unsigned char *value;           /* vault_secbuf_alloc'd (VP_VALUE) */
+	size_t len;
+	unsigned char sig[VAULT_SSH_SIG_BYTES];
+	struct err err;
+	char reason[64];
+};
+
+/* Most packets taken from one validator per wake-up. */
+#define VAULT_VALIDATOR_BATCH 8
+/* Userauth signing input is ~150 bytes; anything near this is not one. */
+#define VAULT_SIGN_DATA_MAX 4096
+
+static struct vault_vpending *vpending_add(struct vault_server *s, enum vpend_kind kind,
+					   uint64_t job_id, uint64_t request_id)
+{
+	struct vault_vpending *p;
+
+	if (s->nvpending == s->capvpending) {
+		size_t cap = s->capvpending ? s->capvpending * 2 : 16;
+		p = realloc(s->vpending, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		s->vpending = p;
+		s->capvpending = cap;
+	}
+	p = &s->vpending[s->nvpending++];
+	memset(p, 0, sizeof(*p));
+	p->kind = kind;
+	p->job_id = job_id;
+	p->request_id = request_id;
+	return p;
+}
+
+static void vpending_clear(struct vault_server *s)
+{
+	for (size_t i = 0; i < s->nvpending; i++) {
+		vault_secbuf_free(s->vpending[i].value);
+		sodium_memzero(s->vpending[i].sig, sizeof(s->vpending[i].sig));
+	}
+	s->nvpending = 0;
+}
+
+static int grant_readable(const struct vault_grant *g)
+{
+	struct pollfd p = { .fd = g->chan.fd, .events = POLLIN };
+
+	return g->chan.fd >= 0 && poll(&p, 1, 0) > 0 && p.revents != 0;
+}
+
+/* Applies one request; returns 0 to go on reading, 1 to stop (denied,
+ * closed), H_FATAL when the vault cannot go on. */
+static int serve_validator_one(struct vault_server *s, struct vault_grant *g)
+{
+	Tether__Envelope *env;
+	struct vault_vpending *p;
+	enum vault_grant_rc rc;
+	struct err e = { 0 };
+	int fd = -1;
+	uint64_t now = vault_grant_now_ms();
+
+	switch (ipc_recv(&g->chan, &env, &fd)) {
+	case IPC_RECV_AGAIN:
+		return 1;
+	case IPC_RECV_CLOSED:
+		return vpending_add(s, VP_CLOSED, g->job_id, 0) ? 1 : H_FATAL;
+	case IPC_RECV_VIOLATION:
+		if (vault_grant_audit_violation(s->v, g, "malformed_or_unpermitted_packet") < 0)
+			log_error("audit_failed", "event=request_denied job=%" PRIu64, g->job_id);
+		p = vpending_add(s, VP_DENIED, g->job_id, 0);
+		if (!p)
+			return H_FATAL;
+		err_set(&p->err, "08P01", "vault: protocol violation");
+		snprintf(p->reason, sizeof(p->reason), "violation");
+		return 1;
+	case IPC_RECV_MESSAGE:
+		break;
+	}
+	if (fd >= 0)
+		close(fd);
+	p = vpending_add(s, VP_ERROR, g->job_id, env->request_id);
+	if (!p) {
+		ipc_envelope_free(env);
+		return H_FATAL;
+	}
+	if (env->body_case == TETHER__ENVELOPE__BODY_GET_CREDENTIAL) {
+		const Tether__GetCredential *m = env->get_credential;
+
+		p->secret_id = m->secret_id;
+		rc = vault_grant_release(s->v, g, m->secret_id, m->destination, now, &p->value,
+					 &p->len, &e);
+		if (rc == VAULT_GRANT_OK)
+			p->kind = VP_VALUE;
+		snprintf(p->reason, sizeof(p->reason), "get_credential");
+	} else {
+		const Tether__SshSign *m = env->ssh_sign;
+
+		if (m->data.len > VAULT_SIGN_DATA_MAX)
+			rc = vault_grant_sign(s->v, g, m->connection_id, m->slot, (const unsigned char *)"",
+					      0, m->destination, now, p->sig, &e);
+		else
+			rc = vault_grant_sign(s->v, g, m->connection_id, m->slot, m->data.data,
+					      m->data.len, m->destination, now, p->sig, &e);
+		if (rc == VAULT_GRANT_OK)
+			p->kind = VP_SIG;
+		snprintf(p->reason, sizeof(p->reason), "ssh_sign");
+	}
+	ipc_envelope_free(env);
+	if (rc == VAULT_GRANT_DENIED)
+		p->kind = VP_DENIED;
+	if (rc != VAULT_GRANT_OK)
+		p->err = e;
+	if (vault_broken(s->v))
+		return H_FATAL;
+	return rc == VAULT_GRANT_DENIED ? 1 : 0;
+}
+
+static int serve_validator(struct vault_server *s, uint64_t job_id)
+{
+	for (int n = 0; n < VAULT_VALIDATOR_BATCH; n++) {
+		struct vault_grant *g = vault_grant_find(&s->grants, job_id);
+		int rc;
+
+		if (!g || !grant_readable(g))
+			return H_OK;
+		rc = serve_validator_one(s, g);
+		if (rc == H_FATAL)
+			return H_FATAL;
+		if (rc)
+			return H_OK;
+	}
+	return H_OK;
+}
+
+static int send_credential(struct vault_grant *g, const struct vault_vpending *p)
+{
+	size_t off = 0;
+
+	do {
+		Tether__Envelope env = TETHER__ENVELOPE__INIT;
+		Tether__CredentialValue cv = TETHER__CREDENTIAL_VALUE__INIT;
+		size_t n = p->len - off > IPC_CHUNK_SIZE ? IPC_CHUNK_SIZE : p->len - off;
+
+		cv.secret_id = p->secret_id;
+		cv.total_size = (uint32_t)p->len;
+		cv.offset = (uint32_t)off;
+		cv.chunk.data = p->value + off;
+		cv.chunk.len = n;
+		cv.last = off + n == p->len;
+		env.request_id = p->request_id;
+		env.body_case = TETHER__ENVELOPE__BODY_CREDENTIAL_VALUE;
+		env.credential_value = &cv;
+		if (ipc_send(&g->chan, &env, -1) < 0)
+			return -1;
+		off += n;
+	} while (off < p->len);
+	return 0;
+}
+
+static void kill_validator(struct vault_server *s, uint64_t job_id, const char *reason)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__KillValidator k = TETHER__KILL_VALIDATOR__INIT;
+
+	k.job_id = job_id;
+	k.reason = (char *)reason;
+	env.body_case = TETHER__ENVELOPE__BODY_KILL_VALIDATOR;
+	env.kill_validator = &k;
+	if (ipc_send(&s->sup, &env, -1) < 0)
+		log_warn("kill_validator_send_failed", "job=%" PRIu64 " errno=%d", job_id, errno);
+}
+
+/* The validators' group commit: every release and signature of this
+ * round is in the durable log before the first value or signature leaves. */
+static int commit_validators(struct vault_server *s)
+{
+	struct err e = { 0 };
+	int rc = H_OK;
+
+	if (s->nvpending == 0)
+		return H_OK;
+	if (vault_sync(s->v, &e) < 0) {
+		log_error("group_commit_failed", "sqlstate=%s scope=validators", e.sqlstate);
+		for (size_t i = 0; i < s->nvpending; i++) {
+			struct vault_vpending *p = &s->vpending[i];
+
+			vault_secbuf_free(p->value);
+			p->value = NULL;
+			if (p->kind == VP_VALUE || p->kind == VP_SIG) {
+				p->kind = VP_ERROR;
+				err_set(&p->err, "XX000",
+					"internal error: vault: could not make the release durable");
+			}
+		}
+		rc = H_FATAL;
+	}
+	for (size_t i = 0; i < s->nvpending; i++) {
+		struct vault_vpending *p = &s->vpending[i];
+		struct vault_grant *g = vault_grant_find(&s->grants, p->job_id);
+		int sent = 0;
+
+		if (!g || g->chan.fd < 0)
+			continue;
+		switch (p->kind) {
+		case VP_VALUE:
+			sent = send_credential(g, p);
+			break;
+		case VP_SIG: {
+			Tether__Envelope env = TETHER__ENVELOPE__INIT;
+			Tether__SshSignature sig = TETHER__SSH_SIGNATURE__INIT;
+
+			sig.sig.data = p->sig;
+			sig.sig.len = VAULT_SSH_SIG_BYTES;
+			env.request_id = p->request_id;
+			env.body_case = TETHER__ENVELOPE__BODY_SSH_SIGNATURE;
+			env.ssh_signature = &sig;
+			sent = ipc_send(&g->chan, &env, -1);
+			break;
+		}
+		case VP_ERROR:
+			sent = ipc_send_reply(&g->chan, p->request_id, &p->err);
+			break;
+		case VP_DENIED:
+			(void)ipc_send_reply(&g->chan, p->request_id, &p->err);
+			vault_grant_remove(s->v, &s->grants, p->job_id, "denied");
+			kill_validator(s, p->job_id, p->reason);
+			continue;
+		case VP_CLOSED:
+			vault_grant_remove(s->v, &s->grants, p->job_id, "closed");
+			continue;
+		}
+		if (sent < 0) {
+			/* It does not read (SO_SNDTIMEO, set by tetherd): cut it off. */
+			log_warn("validator_send_failed", "job=%" PRIu64 " errno=%d", p->job_id, errno);
+			vault_grant_remove(s->v, &s->grants, p->job_id, "send_failed");
+			kill_validator(s, p->job_id, "not_reading");
+		}
+	}
+	vpending_clear(s);
+	/* grant_end records of this round; a failure here is fatal too. */
+	if (vault_sync(s->v, &e) < 0)
+		rc = H_FATAL;
+	return rc;
+}
+
+/* Grants past their deadline are gone (tetherd kills the validator at the
+ * same moment). */
+static void expire_grants(struct vault_server *s, uint64_t now)
+{
+	for (size_t i = 0; i < VAULT_MAX_GRANTS; i++) {
+		struct vault_grant *g = s->grants.g[i];
+
+		if (g && g->deadline_ms <= now)
+			vault_grant_remove(s->v, &s->grants, g->job_id, "expired");
+	}
+}
+
 /* ---- loop ---- */
 
 void vault_server_init(struct vault_server *s, struct vault *v, int sup_fd,
@@ -728,13 +1039,33 @@ int vault_server_run(struct vault_server *s, const sigset_t *poll_mask,
 {
 	announce(s);
 	while (!*stop) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[2 + VAULT_MAX_GRANTS] = {
 			{ .fd = s->sup.fd, .events = POLLIN },
 			{ .fd = s->cat.fd, .events = POLLIN },
 		};
+		uint64_t jobs[VAULT_MAX_GRANTS];
+		nfds_t n = 2, ng = 0;
+		uint64_t now = vault_grant_now_ms(), next;
+		struct timespec ts, *tsp = NULL;
 		int rc;
 
-		if (ppoll(pfd, s->cat.fd >= 0 ? 2 : 1, NULL, poll_mask) < 0) {
+		expire_grants(s, now);
+		/* A negative fd is ignored by poll: a closed catalog channel
+		 * keeps its slot. */
+		for (size_t i = 0; i < VAULT_MAX_GRANTS; i++)
+			if (s->grants.g[i] && s->grants.g[i]->chan.fd >= 0) {
+				pfd[n++] = (struct pollfd){ .fd = s->grants.g[i]->chan.fd,
+							    .events = POLLIN };
+				jobs[ng++] = s->grants.g[i]->job_id;
+			}
+		next = vault_grants_next_deadline(&s->grants);
+		if (next != UINT64_MAX) {
+			uint64_t ms = next > now ? next - now : 0;
+			ts.tv_sec = (time_t)(ms / 1000);
+			ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+			tsp = &ts;
+		}
+		if (ppoll(pfd, n, tsp, poll_mask) < 0) {
 			if (errno == EINTR)
 				continue;
 			log_error("poll_failed", "errno=%d", errno);
@@ -757,6 +1088,12 @@ int vault_server_run(struct vault_server *s, const sigset_t *poll_mask,
 			if (commit_batch(s) != H_OK || rc == H_FATAL)
 				return -1;
 		}
+		rc = H_OK;
+		for (nfds_t i = 0; i < ng && rc != H_FATAL; i++)
+			if (pfd[2 + i].revents)
+				rc = serve_validator(s, jobs[i]);
+		if (commit_validators(s) != H_OK || rc == H_FATAL)
+			return -1;
 	}
 	log_info("vault_stopping", "reason=signal");
 	return commit_batch(s) == H_OK ? 0 : -1;
@@ -764,6 +1101,9 @@ int vault_server_run(struct vault_server *s, const sigset_t *poll_mask,
 
 void vault_server_free(struct vault_server *s)
 {
+	vpending_clear(s);
+	free(s->vpending);
+	vault_grants_free(&s->grants);
 	catalog_reset(s);
 	free(s->pending);
 	free(s->keep);

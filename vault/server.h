@@ -1,13 +1,14 @@
-/* tether-vault's request loop: the supervisor channel (fd 3) and the
- * catalog channel (fd 4), one handler table per channel, group commit
- * (drain what is readable, apply, one fsync of store and audit log, then
- * every reply). */
+/* tether-vault's request loop: the supervisor channel (fd 3), the
+ * catalog channel (fd 4) and one channel per granted validator job, one
+ * handler table per channel, group commit (drain what is readable, apply,
+ * one fsync of store and audit log, then every reply). */
 #ifndef TETHER_VAULT_SERVER_H
 #define TETHER_VAULT_SERVER_H
 
 #include <signal.h>
 #include <stdint.h>
 
+#include "grants.h"
 #include "ipc.h"
 #include "vault.h"
 
@@ -21,6 +22,7 @@
 #define VAULT_META_PAGE_MAX 1000
 
 struct vault_pending;
+struct vault_vpending;
 
 struct vault_server {
 	struct vault *v;
@@ -47,6 +49,10 @@ struct vault_server {
 
 	struct vault_pending *pending;  /* replies waiting for the fsync */
 	size_t npending, cappending;
+
+	struct vault_grants grants;     /* validator jobs (grants.c) */
+	struct vault_vpending *vpending;  /* validator answers waiting for the fsync */
+	size_t nvpending, capvpending;
 };
 
 void vault_server_init(struct vault_server *s, struct vault *v, int sup_fd,

@@ -120,6 +120,7 @@ static const struct cat_relation {
 	{ "mz_comments", "mz_internal" },
 	{ "mz_aws_privatelink_connection_statuses", "mz_internal" },
 	{ "mz_aws_privatelink_connection_status_history", "mz_internal" },
+	{ "mz_ssh_tunnel_host_keys", "mz_internal" },      /* tether: catalog/jobspec.c */
 };
 
 static const char *relation_schema(const char *name)
@@ -162,18 +163,18 @@ static void note_hidden(struct cat_parser *p, const char *schema, const char *na
 /* A relation name as SQLite sees it: the unqualified view name, accepted
  * only when reachable as written (SQL.md 2): `x` if x lives in mz_catalog
  * or pg_catalog (or, checked later, in a schema of search_path);
- * `s.x` and `materialize.s.x` only if x lives in s. Unknown unqualified
- * names go through and fail in SQLite as unknown items; SQLite's own
- * tables (sqlite_*) and pragma table functions are never catalog items. */
+ * `s.x` and `materialize.s.x` only if x lives in s. Anything else --
+ * SQLite's own tables (sqlite_*), pragma table functions, the catalog's
+ * base tables -- is an unknown catalog item: SQLite sees views only. */
 static int emit_relation(struct cat_parser *p, const struct cat_token *const *parts,
 			 int n, struct cat_sbuf *out)
 {
 	const char *name = parts[n - 1]->val, *home = relation_schema(name);
 
 	if (n == 1) {
-		if (!strncasecmp(name, "sqlite_", 7) || !strncasecmp(name, "pragma_", 7))
+		if (!home)
 			return unknown_item(p, parts, n);
-		if (home && !searched_implicitly(home))
+		if (!searched_implicitly(home))
 			note_hidden(p, home, name);
 	} else if (!home || strcmp(parts[n - 2]->val, home) != 0 ||
 		   (n == 3 && strcmp(parts[0]->val, "materialize") != 0)) {

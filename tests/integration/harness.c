@@ -59,7 +59,12 @@ static int spawn(struct tetherd *t)
 		setpgid(0, 0);     /* its own group: th_kill kills them all */
 		dup2(out, 1);
 		dup2(log, 2);
-		execl(TETHERD_PATH, "tetherd", "--data-dir", t->data_dir, (char *)NULL);
+		const char *argv[20] = { "tetherd", "--data-dir", t->data_dir };
+		size_t n = 3;
+		for (size_t i = 0; t->args && t->args[i] && n < 19; i++)
+			argv[n++] = t->args[i];
+		argv[n] = NULL;
+		execv(TETHERD_PATH, (char *const *)argv);
 		_exit(127);
 	}
 	setpgid(pid, pid);
@@ -84,9 +89,15 @@ static int spawn(struct tetherd *t)
 
 int th_start(struct tetherd *t)
 {
+	return th_start_args(t, NULL);
+}
+
+int th_start_args(struct tetherd *t, const char *const *args)
+{
 	const char *tmp = getenv("TMPDIR");
 
 	memset(t, 0, sizeof(*t));
+	t->args = args;
 	snprintf(t->dir, sizeof(t->dir), "%s/tether-it-XXXXXX", tmp ? tmp : "/tmp");
 	if (!mkdtemp(t->dir))
 		return -1;

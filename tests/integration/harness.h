@@ -13,11 +13,15 @@ struct tetherd {
 	char log_path[300];     /* tetherd's stderr (all processes' logs) */
 	char out_path[300];     /* tetherd's stdout */
 	pid_t pid;              /* also the process group of its children */
+	const char *const *args;/* more tetherd arguments (th_start_args) */
 };
 
 /* Creates a temp dir (under $TMPDIR or /tmp) and starts tetherd on it.
  * Returns 0 once the socket accepts a libpq connection, -1 on timeout. */
 int th_start(struct tetherd *t);
+/* The same with more tetherd arguments (NULL-terminated, at most 16; kept
+ * for th_restart, so they must outlive t). */
+int th_start_args(struct tetherd *t, const char *const *args);
 /* Restarts tetherd on the same data dir (after th_kill or th_stop). */
 int th_restart(struct tetherd *t);
 /* SIGTERM and wait (bounded); returns tetherd's exit status or -1. */

@@ -616,10 +616,17 @@ static void test_seed_selects_and_show_create(void **state)
 	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
 	assert_int_equal(PQntuples(r), 1);
 	{
+		/* mz_<instance id>_<id>: the instance id is a UUID generated at
+		 * the catalog's first start (docs/CONFIGURATION.md) */
+		const char *ext = PQgetvalue(r, 0, 1), *id = PQgetvalue(r, 0, 0);
 		char want[512];
-		snprintf(want, sizeof(want), "mz_00000000-0000-0000-0000-000000000000_%s", PQgetvalue(r, 0, 0));
-		assert_string_equal(PQgetvalue(r, 0, 1), want);
-		assert_non_null(strstr(PQgetvalue(r, 0, 2), "\"sts:ExternalId\":\"mz_00000000-0000-0000-0000-000000000000_"));
+		assert_int_equal(strlen(ext), 3 + 36 + 1 + strlen(id));
+		assert_memory_equal(ext, "mz_", 3);
+		assert_int_equal(ext[3 + 8], '-');
+		assert_int_equal(ext[3 + 36], '_');
+		assert_string_equal(ext + 3 + 37, id);
+		snprintf(want, sizeof(want), "\"sts:ExternalId\":\"%s\"", ext);
+		assert_non_null(strstr(PQgetvalue(r, 0, 2), want));
 	}
 	PQclear(r);
 	/* no PrivateLink account configured: no principal rows */
@@ -677,7 +684,7 @@ static void test_seed_selects_and_show_create(void **state)
 	assert_string_equal(PQgetvalue(r, 0, 1),
 			    "CREATE CONNECTION materialize.public.pg_connection TO POSTGRES (HOST = '<REDACTED>', PORT = '<REDACTED>', DATABASE = postgres, USER = postgres, PASSWORD = SECRET materialize.public.pgpw, AWS PRIVATELINK = materialize.public.pl2);");
 	PQclear(r);
-	expect_query_value("SELECT count(*) FROM mz_object_dependencies d JOIN mz_connections c ON c.id = d.object_id"
+	expect_query_value("SELECT count(*) FROM mz_internal.mz_object_dependencies d JOIN mz_connections c ON c.id = d.object_id"
 		     " WHERE c.name = 'pg_connection'", "2");
 
 	/* errors of SQL.md 7 end to end */
@@ -726,7 +733,7 @@ static void test_seed_selects_and_show_create(void **state)
 		     "CREATE CONNECTION \"materialize\".\"public\".\"pg_connection\" TO POSTGRES (HOST = 'h', PORT = 5432, DATABASE = \"postgres\", USER = \"postgres\", PASSWORD = SECRET \"materialize\".\"public\".\"pgpw\", AWS PRIVATELINK = \"materialize\".\"public\".\"pl2\")");
 	exec_ok("ALTER CONNECTION pg_connection SET (PORT 5433) WITH (VALIDATE = false)");
 	exec_ok("COMMENT ON CONNECTION pg_connection IS 'primary db'");
-	expect_query_value("SELECT comment FROM (SELECT c.name, m.comment FROM mz_connections c JOIN mz_comments m ON m.id = c.id) x"
+	expect_query_value("SELECT comment FROM (SELECT c.name, m.comment FROM mz_connections c JOIN mz_internal.mz_comments m ON m.id = c.id) x"
 		     " WHERE name = 'pg_connection'", "primary db");
 	/* CASCADE drops the dependent connection too */
 	exec_ok("DROP SECRET pgpw CASCADE");

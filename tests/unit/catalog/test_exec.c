@@ -55,7 +55,7 @@ static int setup(void **state)
 	rr.max_object_id = 10;
 	rr.max_version = 20;
 	cat_vault_reconciled(&f->vault, &rr);
-	f->ctx = (struct cat_ctx){ &f->st, &f->sel, &f->vault, 0, 0, 100 };
+	f->ctx = (struct cat_ctx){ .store = &f->st, .sel = &f->sel, .vault = &f->vault };
 	assert_int_equal(cat_ctx_sync_counters(&f->ctx, &e), 0);
 	assert_int_equal(f->ctx.next_id, 11);
 	assert_int_equal(cat_store_find_role(&f->st, "materialize", &role, &e), 1);

@@ -1,0 +1,426 @@
+/* Building a validation job from a connection's option set: options as
+ * parts (text or secret id, SQL.md 4.3 chains kept as parts), the SSH
+ * tunnel it goes through (its HOST/PORT/USER, public key blobs and pinned
+ * host key), and the grant (secrets with their committed vault version,
+ * key owner, destinations "host:port"). No secret value is ever read here. */
+#include "jobspec.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "store_conn.h"
+
+/* Types that have a check in validator/ (validator/main.c's table). The
+ * connection descriptors (conn/descriptor.c) say which types validate by
+ * default; this says which can be validated at all. */
+static const int validator_available[CONN_NTYPES] = {
+	[CONN_POSTGRES] = 1,
+	[CONN_SSH_TUNNEL] = 1,
+	[CONN_MYSQL] = 1,
+	[CONN_SQL_SERVER] = 1,
+};
+
+int cat_jobspec_type_validates(enum conn_type t)
+{
+	return (unsigned)t < CONN_NTYPES && validator_available[t];
+}
+
+/* ---- public key lines -> blobs ---- */
+
+static int b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
+/* "ssh-ed25519 <base64 of the 51-byte blob> comment" -> blob. */
+static int key_blob(const char *line, uint8_t blob[51])
+{
+	const char *p;
+	uint32_t acc = 0;
+	int bits = 0;
+	size_t n = 0;
+
+	if (!line || strncmp(line, "ssh-ed25519 ", 12) != 0)
+		return -1;
+	for (p = line + 12; *p && *p != ' ' && *p != '='; p++) {
+		int v = b64val((unsigned char)*p);
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			if (n == 51)
+				return -1;
+			blob[n++] = (uint8_t)(acc >> bits);
+		}
+	}
+	return n == 51 && memcmp(blob, "\0\0\0\x0bssh-ed25519\0\0\0\x20", 19) == 0 ? 0 : -1;
+}
+
+static int stored_keys(struct cat_store *st, uint64_t id, char k1[128], char k2[128],
+		       struct err *e)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	k1[0] = k2[0] = '\0';
+	if (sqlite3_prepare_v2(st->db, "SELECT public_key_1, public_key_2 FROM connections "
+			       "WHERE object_id = ?1", -1, &q, NULL) != SQLITE_OK)
+		return err_set(e, "XX000", "internal error: catalog: %s", sqlite3_errmsg(st->db));
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		snprintf(k1, 128, "%s", (const char *)(sqlite3_column_text(q, 0) ?
+						       sqlite3_column_text(q, 0) : (const uint8_t *)""));
+		snprintf(k2, 128, "%s", (const char *)(sqlite3_column_text(q, 1) ?
+						       sqlite3_column_text(q, 1) : (const uint8_t *)""));
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return err_set(e, "XX000", "internal error: catalog: %s", sqlite3_errmsg(st->db));
+	return rc == SQLITE_ROW ? 1 : 0;
+}
+
+/* ---- pinned host keys ---- */
+
+int cat_hostkey_get(struct cat_store *st, uint64_t tunnel_id, const char *hostport,
+		    char key[CAT_JOB_HOST_KEY_MAX], struct err *e)
+{
+	sqlite3_stmt *q = NULL;
+	int rc, found = 0;
+
+	key[0] = '\0';
+	if (sqlite3_prepare_v2(st->db, "SELECT host_key FROM ssh_host_keys "
+			       "WHERE object_id = ?1 AND host = ?2", -1, &q, NULL) != SQLITE_OK)
+		return err_set(e, "XX000", "internal error: catalog: %s", sqlite3_errmsg(st->db));
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)tunnel_id);
+	sqlite3_bind_text(q, 2, hostport, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW && sqlite3_column_text(q, 0)) {
+		snprintf(key, CAT_JOB_HOST_KEY_MAX, "%s", (const char *)sqlite3_column_text(q, 0));
+		found = 1;
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return err_set(e, "XX000", "internal error: catalog: %s", sqlite3_errmsg(st->db));
+	return found;
+}
+
+int cat_hostkey_pin(struct cat_store *st, uint64_t tunnel_id, const char *hostport,
+		    const char *key, struct err *e)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO ssh_host_keys(object_id, host, host_key, "
+			       "pinned_at) VALUES (?1, ?2, ?3, strftime('%Y-%m-%d %H:%M:%f+00', 'now')) "
+			       "ON CONFLICT(object_id) DO UPDATE SET host = excluded.host, "
+			       "host_key = excluded.host_key, pinned_at = excluded.pinned_at",
+			       -1, &q, NULL) != SQLITE_OK)
+		return err_set(e, "XX000", "internal error: catalog: %s", sqlite3_errmsg(st->db));
+	sqlite3_bind_int64(q, 1, (sqlite3_int64)tunnel_id);
+	sqlite3_bind_text(q, 2, hostport, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 3, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE) {
+		/* The tunnel was dropped meanwhile (foreign key): nothing to pin. */
+		if (sqlite3_extended_errcode(st->db) == SQLITE_CONSTRAINT_FOREIGNKEY)
+			return 0;
+		return err_set(e, "XX000", "internal error: catalog: %s", sqlite3_errmsg(st->db));
+	}
+	return 0;
+}
+
+/* ---- building ---- */
+
+/* Owns every string and array the JobSpec points to until it is packed. */
+struct builder {
+	Tether__JobOption *opts;
+	Tether__JobOption **optp;
+	Tether__JobValuePart *parts;
+	Tether__JobValuePart **partp;
+	char (*nums)[32];
+	size_t nopts, nparts;
+};
+
+static void builder_free(struct builder *b)
+{
+	free(b->opts);
+	free(b->optp);
+	free(b->parts);
+	free(b->partp);
+	free(b->nums);
+}
+
+static int add_secret(struct cat_store *st, struct cat_jobspec *js, uint64_t id, struct err *e)
+{
+	struct cat_item it;
+	int rc;
+
+	for (size_t i = 0; i < js->nsecrets; i++)
+		if (js->secrets[i].id == id)
+			return 0;
+	if (js->nsecrets == CAT_JOB_MAX_SECRETS)
+		return err_set(e, "54000", "a connection may reference at most %d secrets",
+			       CAT_JOB_MAX_SECRETS);
+	rc = cat_store_find_item_by_id(st, id, &it, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 0 || it.kind != CAT_OBJ_SECRET)
+		return err_set(e, "42704", "unknown catalog item 'u%" PRIu64 "'", id);
+	js->secrets[js->nsecrets].id = id;
+	js->secrets[js->nsecrets].version = it.vault_version;
+	js->nsecrets++;
+	return 0;
+}
+
+static Tether__JobValuePart *new_part(struct builder *b, Tether__JobOption *o)
+{
+	Tether__JobValuePart *p = &b->parts[b->nparts];
+
+	tether__job_value_part__init(p);
+	b->partp[b->nparts++] = p;
+	o->n_parts++;
+	return p;
+}
+
+/* One option of the set as a JobOption; 0 when it has no validator form
+ * (lists, brokers, references: handled separately). */
+static int add_option(struct cat_store *st, struct cat_jobspec *js, struct builder *b,
+		      const struct conn_opt *co, struct err *e)
+{
+	const struct conn_value *v = &co->v;
+	Tether__JobOption *o = &b->opts[b->nopts];
+	Tether__JobValuePart *p;
+
+	if (co->id == CONN_O_PUBLIC_KEY_1 || co->id == CONN_O_PUBLIC_KEY_2)
+		return 0;
+	tether__job_option__init(o);
+	o->name = (char *)conn_opts[co->id].name;
+	o->parts = &b->partp[b->nparts];
+	switch (v->form) {
+	case CONN_VF_TEXT:
+	case CONN_VF_IDENT:
+		new_part(b, o)->text = v->text ? v->text : "";
+		break;
+	case CONN_VF_INT:
+		p = new_part(b, o);
+		snprintf(b->nums[b->nopts], sizeof(b->nums[0]), "%lld", (long long)v->num);
+		p->text = b->nums[b->nopts];
+		break;
+	case CONN_VF_BOOL:
+		new_part(b, o)->text = v->num ? "true" : "false";
+		break;
+	case CONN_VF_SECRET:
+		p = new_part(b, o);
+		p->is_secret = 1;
+		p->secret_id = v->id;
+		if (add_secret(st, js, v->id, e) < 0)
+			return -1;
+		break;
+	case CONN_VF_CHAIN:
+		for (size_t i = 0; i < v->nparts; i++) {
+			p = new_part(b, o);
+			if (v->parts[i].is_secret) {
+				p->is_secret = 1;
+				p->secret_id = v->parts[i].id;
+				if (add_secret(st, js, v->parts[i].id, e) < 0)
+					return -1;
+			} else {
+				p->text = v->parts[i].text ? v->parts[i].text : "";
+			}
+		}
+		break;
+	default:
+		return 0;
+	}
+	b->optp[b->nopts++] = o;
+	return 0;
+}
+
+/* "host:port" of a set, with the type's default port. */
+static int hostport(const struct conn_optset *set, enum conn_type type, char *buf,
+		    size_t size, struct err *e)
+{
+	const char *host = conn_optset_text(set, CONN_O_HOST);
+	const struct conn_opt *port = conn_optset_get(set, CONN_O_PORT);
+	const struct conn_type_opt *def = conn_type_opt(&conn_types[type], CONN_O_PORT);
+	long long p;
+
+	if (!host || !*host)
+		return err_set(e, "22023", "HOST option is required");
+	if (port && port->v.form == CONN_VF_INT)
+		p = port->v.num;
+	else
+		p = def && def->def ? atoll(def->def) : 0;
+	if (p < 1 || p > 65535)
+		return err_set(e, "22023", "invalid PORT: %lld", p);
+	snprintf(buf, size, "%s:%lld", host, p);
+	return 0;
+}
+
+static int fill_tunnel(struct cat_store *st, struct cat_jobspec *js, uint64_t tunnel_id,
+		       const struct conn_optset *tset, const char *const keys[2],
+		       Tether__JobTunnel *t, uint8_t blobs[2][51], struct err *e)
+{
+	char k1[128], k2[128];
+	const struct conn_opt *port = conn_optset_get(tset, CONN_O_PORT);
+
+	tether__job_tunnel__init(t);
+	t->connection_id = tunnel_id;
+	t->host = (char *)conn_optset_text(tset, CONN_O_HOST);
+	t->user = (char *)conn_optset_text(tset, CONN_O_USER);
+	t->port = port && port->v.form == CONN_VF_INT ? (uint32_t)port->v.num : 22;
+	if (!t->host || !t->user)
+		return err_set(e, "22023", "invalid connection configuration: the SSH tunnel needs "
+			       "HOST and USER");
+	if (hostport(tset, CONN_SSH_TUNNEL, js->tunnel_hostport, sizeof(js->tunnel_hostport), e) < 0)
+		return -1;
+	if (keys) {
+		snprintf(k1, sizeof(k1), "%s", keys[0] ? keys[0] : "");
+		snprintf(k2, sizeof(k2), "%s", keys[1] ? keys[1] : "");
+	} else if (stored_keys(st, tunnel_id, k1, k2, e) < 0) {
+		return -1;
+	}
+	if (key_blob(k1, blobs[0]) < 0 || key_blob(k2, blobs[1]) < 0)
+		return err_set(e, "XX000", "internal error: catalog: SSH tunnel u%" PRIu64
+			       " has no public keys", tunnel_id);
+	t->public_key_1.data = blobs[0];
+	t->public_key_1.len = 51;
+	t->public_key_2.data = blobs[1];
+	t->public_key_2.len = 51;
+	if (cat_hostkey_get(st, tunnel_id, js->tunnel_hostport, js->pinned, e) < 0)
+		return -1;
+	t->pinned_host_key = js->pinned;
+	js->tunnel_id = tunnel_id;
+	js->ssh_owner = tunnel_id;
+	snprintf(js->dests[js->ndests++], CAT_JOB_DEST_MAX, "%s", js->tunnel_hostport);
+	return 0;
+}
+
+int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
+		      enum conn_type type, const struct conn_optset *set,
+		      const char *const self_keys[2], uint32_t connect_timeout_ms,
+		      uint32_t deadline_ms, struct cat_jobspec *js, struct err *e)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__JobSpec spec = TETHER__JOB_SPEC__INIT;
+	Tether__JobTunnel tun;
+	struct builder b = { 0 };
+	struct conn_optset tset = { 0 };
+	uint8_t blobs[2][51];
+	char *dptr[2];
+	size_t nparts = 0;
+	int rc = -1;
+
+	memset(js, 0, sizeof(*js));
+	js->job_id = job_id;
+	js->connection_id = conn_id;
+	js->deadline_ms = deadline_ms;
+	if (!cat_jobspec_type_validates(type))
+		return err_set(e, "0A000", "validation of %s connections is not supported yet",
+			       conn_types[type].keyword);
+	snprintf(js->type, sizeof(js->type), "%s", conn_types[type].catalog_name);
+	for (size_t i = 0; i < set->n; i++)
+		nparts += set->opts[i].v.form == CONN_VF_CHAIN ? set->opts[i].v.nparts : 1;
+	b.opts = calloc(set->n + 1, sizeof(*b.opts));
+	b.optp = calloc(set->n + 1, sizeof(*b.optp));
+	b.parts = calloc(nparts + 1, sizeof(*b.parts));
+	b.partp = calloc(nparts + 1, sizeof(*b.partp));
+	b.nums = calloc(set->n + 1, sizeof(*b.nums));
+	if (!b.opts || !b.optp || !b.parts || !b.partp || !b.nums) {
+		err_set(e, "53200", "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < set->n; i++)
+		if (add_option(st, js, &b, &set->opts[i], e) < 0)
+			goto out;
+	/* The target first: secrets are audited with it as destination. */
+	if (hostport(set, type, js->dests[0], sizeof(js->dests[0]), e) < 0)
+		goto out;
+	js->ndests = 1;
+
+	spec.tunnel = NULL;
+	if (type == CONN_SSH_TUNNEL) {
+		/* The tunnel itself is the target: its keys, its pin. */
+		js->ndests = 0;
+		if (fill_tunnel(st, js, conn_id, set, self_keys, &tun, blobs, e) < 0)
+			goto out;
+		spec.tunnel = &tun;
+	} else {
+		const struct conn_opt *ref = conn_optset_get(set, CONN_O_SSH_TUNNEL);
+
+		if (conn_optset_get(set, CONN_O_AWS_PRIVATELINK)) {
+			err_set(e, "0A000", "validation through AWS PRIVATELINK is not supported");
+			goto out;
+		}
+		if (ref && ref->v.form == CONN_VF_REF) {
+			int r = cat_store_conn_load(st, ref->v.id, &tset, e);
+
+			if (r <= 0) {
+				if (r == 0)
+					err_set(e, "42704", "unknown catalog item 'u%" PRIu64 "'",
+						ref->v.id);
+				goto out;
+			}
+			if (fill_tunnel(st, js, ref->v.id, &tset, NULL, &tun, blobs, e) < 0)
+				goto out;
+			spec.tunnel = &tun;
+		}
+	}
+
+	spec.job_id = job_id;
+	spec.connection_id = conn_id;
+	spec.type = js->type;
+	spec.n_options = b.nopts;
+	spec.options = b.optp;
+	spec.connect_timeout_ms = connect_timeout_ms;
+	for (size_t i = 0; i < js->ndests; i++)
+		dptr[i] = js->dests[i];
+	spec.n_destinations = js->ndests;
+	spec.destinations = dptr;
+	env.body_case = TETHER__ENVELOPE__BODY_JOB_SPEC;
+	env.job_spec = &spec;
+	js->packed_len = tether__envelope__get_packed_size(&env);
+	if (js->packed_len > IPC_MAX_PACKET) {
+		err_set(e, "54000", "the connection's options are too large to validate (%zu bytes; "
+			"the limit is %d)", js->packed_len, IPC_MAX_PACKET);
+		goto out;
+	}
+	js->packed = malloc(js->packed_len ? js->packed_len : 1);
+	if (!js->packed) {
+		err_set(e, "53200", "out of memory");
+		goto out;
+	}
+	tether__envelope__pack(&env, js->packed);
+	rc = 0;
+out:
+	conn_optset_free(&tset);
+	builder_free(&b);
+	if (rc < 0)
+		cat_jobspec_free(js);
+	return rc;
+}
+
+void cat_jobspec_free(struct cat_jobspec *js)
+{
+	free(js->packed);
+	js->packed = NULL;
+	js->packed_len = 0;
+}

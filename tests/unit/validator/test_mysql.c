@@ -1,0 +1,529 @@
+/* The MYSQL check against a real MariaDB 10.11 started through
+ * tests/peers/mariadb_start.sh (TLS required, a password user and a
+ * client-certificate user) and OpenSSH's sshd as the bastion, with fake
+ * vault services. Config, DNS, refused and timeout cases need no peer.
+ * Skips the peer cases when mariadb-server / openssh-server are missing. */
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "val.h"
+#include "vtest.h"
+
+enum { SEC_PASSWORD = 1, SEC_CA, SEC_CERT, SEC_KEY, SEC_OTHER_CA, SEC_BAD_KEY, SEC_USER };
+
+static struct {
+	bool have_db, have_sshd;
+	struct peer db, sshd;
+	struct fake_svc f;
+	time_t since;
+	char password[128];
+	char key_line[128];
+} P;
+
+static const char *db(const char *k)
+{
+	const char *v = peer_get(&P.db, k);
+	assert_non_null(v);
+	return v;
+}
+
+static void need(bool db_peer, bool sshd_peer)
+{
+	if ((db_peer && !P.have_db) || (sshd_peer && !P.have_sshd)) {
+		print_message("peer not available (mariadb-server / openssh-server): skipped\n");
+		skip();
+	}
+}
+
+static int closed_port(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &sl), 0);
+	close(s);
+	return ntohs(sa.sin_port);
+}
+
+/* Completes TCP handshakes (the kernel does) but never says a word: the
+ * blackhole that a MySQL client waits on for the greeting. */
+static int silent_listener(int *port)
+{
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(s, 8), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return s;
+}
+
+static void my_job(struct job_builder *b, const char *host, const char *port,
+		   const char *mode, bool with_ca)
+{
+	job_init(b, "mysql", 5000);
+	job_text(b, "HOST", host);
+	job_text(b, "PORT", port ? port : db("MARIADB_PORT"));
+	job_text(b, "USER", "tether");
+	job_secret(b, "PASSWORD", SEC_PASSWORD);
+	if (mode)
+		job_text(b, "SSL MODE", mode);
+	if (with_ca)
+		job_secret(b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+}
+
+static int run_my(struct job_builder *b, struct val_result *r)
+{
+	struct val_services svc = fake_services(&P.f);
+	memset(r, 0, sizeof(*r));
+	int rc = conn_mysql_validate(&svc, job_done(b), r);
+	print_message("    mysql: rc=%d code=%s sqlstate=%s stage=%s\n      message: %s\n"
+		      "      detail: %s\n      hint: %s\n", rc, val_code_name(r->code),
+		      r->e.sqlstate, r->stage, r->e.message, r->e.detail, r->e.hint);
+	return rc;
+}
+
+static void assert_no_password(const struct val_result *r)
+{
+	if (!P.password[0])
+		return;
+	assert_null(strstr(r->e.message, P.password));
+	assert_null(strstr(r->e.detail, P.password));
+	assert_null(strstr(r->e.hint, P.password));
+}
+
+static void authorize(bool slot1, bool slot2)
+{
+	char line[160];
+	FILE *f = fopen(peer_get(&P.sshd, "SSHD_AUTHORIZED_KEYS"), "w");
+	assert_non_null(f);
+	for (int s = 1; s <= 2; s++)
+		if (s == 1 ? slot1 : slot2) {
+			fake_key_line(&P.f, s, line, sizeof(line));
+			fprintf(f, "%s\n", line);
+		}
+	fclose(f);
+}
+
+static void tunnel_of(struct job_builder *b, const char *pinned)
+{
+	b->tunnel = (struct val_ssh_tunnel){
+		.connection_id = 77, .host = "127.0.0.1",
+		.port = (uint16_t)atoi(peer_get(&P.sshd, "SSHD_PORT")),
+		.user = peer_get(&P.sshd, "SSHD_USER"), .pinned_host_key = pinned,
+	};
+	b->job.tunnel = &b->tunnel;
+}
+
+/* ---- group ---- */
+
+static int group_setup(void **state)
+{
+	(void)state;
+	fake_init(&P.f);
+	fake_keys(&P.f);
+	int rc = peer_start(&P.db, "mariadb_start.sh", "mariadb_stop.sh", NULL);
+	if (rc < 0)
+		return -1;
+	P.have_db = rc == 0;
+	rc = peer_start(&P.sshd, "sshd_start.sh", "sshd_stop.sh", NULL);
+	if (rc < 0)
+		return -1;
+	P.have_sshd = rc == 0;
+	if (P.have_db) {
+		snprintf(P.password, sizeof(P.password), "%s", db("MARIADB_PASSWORD"));
+		fake_secret_set(&P.f, SEC_PASSWORD, P.password, strlen(P.password));
+		if (fake_secret_file(&P.f, SEC_CA, db("MARIADB_CA")) != 0 ||
+		    fake_secret_file(&P.f, SEC_OTHER_CA, db("MARIADB_OTHER_CA")) != 0 ||
+		    fake_secret_file(&P.f, SEC_CERT, db("MARIADB_CLIENT_CERT")) != 0 ||
+		    fake_secret_file(&P.f, SEC_KEY, db("MARIADB_CLIENT_KEY")) != 0)
+			return -1;
+		FILE *kf = fopen(db("MARIADB_CLIENT_KEY"), "r");
+		char line[128];
+		while (kf && fgets(line, sizeof(line), kf))
+			if (line[0] != '-') {
+				line[strcspn(line, "\n")] = '\0';
+				snprintf(P.key_line, sizeof(P.key_line), "%s", line);
+				break;
+			}
+		if (kf)
+			fclose(kf);
+	}
+	fake_secret_set(&P.f, SEC_BAD_KEY, "-----BEGIN PRIVATE KEY-----\nnot a key\n"
+			"-----END PRIVATE KEY-----\n", 62);
+	P.since = time(NULL) - 1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	peer_stop(&P.sshd);
+	peer_stop(&P.db);
+	for (int i = 0; i < 100 && waitpid(-1, NULL, WNOHANG) >= 0; i++)
+		usleep(10000);
+	fake_free(&P.f);
+	return 0;
+}
+
+/* ---- no peer needed ---- */
+
+static void test_mysql_config_errors(void **state)
+{
+	(void)state;
+	struct job_builder b;
+	struct val_result r;
+	static const struct {
+		const char *name, *value;
+		const char *want;
+	} cases[] = {
+		{ "SSL MODE", "preferred", "unknown SSL MODE \"preferred\"" },
+		{ "HOST", "a,b", "invalid HOST" },
+		{ "PORT", "0", "invalid PORT" },
+		{ "SSL CERTIFICATE", "x", "both SSL KEY and SSL CERTIFICATE are required" },
+	};
+	fake_secret_set(&P.f, SEC_PASSWORD, "pw-unused", 9);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		job_init(&b, "mysql", 700);
+		if (strcmp(cases[i].name, "HOST") != 0)
+			job_text(&b, "HOST", "127.0.0.1");
+		job_text(&b, "USER", "u");
+		job_text(&b, cases[i].name, cases[i].value);
+		assert_int_equal(run_my(&b, &r), -1);
+		assert_int_equal(r.code, VAL_CONFIG);
+		assert_string_equal(r.e.sqlstate, "22023");
+		assert_non_null(strstr(r.e.message, cases[i].want));
+	}
+	/* USER missing. */
+	job_init(&b, "mysql", 700);
+	job_text(&b, "HOST", "127.0.0.1");
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_non_null(strstr(r.e.message, "USER option is required"));
+
+	/* PrivateLink: not here (SQL.md 6). */
+	job_init(&b, "mysql", 700);
+	job_text(&b, "HOST", "127.0.0.1");
+	job_text(&b, "USER", "u");
+	job_text(&b, "AWS PRIVATELINK", "12");
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_string_equal(r.e.sqlstate, "0A000");
+	assert_string_equal(r.e.message, "AWS PrivateLink connections are unsupported");
+	if (P.have_db)
+		fake_secret_set(&P.f, SEC_PASSWORD, P.password, strlen(P.password));
+}
+
+static void test_mysql_dns_refused_timeout(void **state)
+{
+	(void)state;
+	struct job_builder b;
+	struct val_result r;
+	char port[16], want[64];
+
+	job_init(&b, "mysql", 700);
+	job_text(&b, "HOST", "no-such-host.invalid");
+	job_text(&b, "USER", "u");
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_int_equal(r.code, VAL_DNS);
+	assert_string_equal(r.e.sqlstate, "08001");
+	assert_non_null(strstr(r.e.message, "failed to resolve no-such-host.invalid: "));
+
+	int p = closed_port();
+	snprintf(port, sizeof(port), "%d", p);
+	job_init(&b, "mysql", 700);
+	job_text(&b, "HOST", "127.0.0.1");
+	job_text(&b, "PORT", port);
+	job_text(&b, "USER", "u");
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_int_equal(r.code, VAL_REFUSED);
+	snprintf(want, sizeof(want), "failed to connect to 127.0.0.1:%d: ", p);
+	assert_non_null(strstr(r.e.message, want));
+	assert_non_null(strstr(r.e.message, "refused"));
+	assert_true(r.e.hint[0] != '\0');
+
+	/* A blackhole: TCP connects, the greeting never comes. */
+	int s = silent_listener(&p);
+	snprintf(port, sizeof(port), "%d", p);
+	job_init(&b, "mysql", 700);
+	job_text(&b, "HOST", "127.0.0.1");
+	job_text(&b, "PORT", port);
+	job_text(&b, "USER", "u");
+	job_text(&b, "SSL MODE", "required");
+	int64_t t0 = val_now_ms();
+	assert_int_equal(run_my(&b, &r), -1);
+	int64_t took = val_now_ms() - t0;
+	close(s);
+	assert_int_equal(r.code, VAL_TIMEOUT);
+	assert_string_equal(r.e.sqlstate, "08001");
+	assert_non_null(strstr(r.e.message, "failed to connect to 127.0.0.1:"));
+	/* 700 ms rounds up to libmariadb's 1 s unit. */
+	assert_true(took >= 900 && took < 4000);
+}
+
+/* ---- MariaDB ---- */
+
+static void test_mysql_verify_identity_ok(void **state)
+{
+	(void)state;
+	need(true, false);
+	struct job_builder b;
+	struct val_result r;
+	my_job(&b, "localhost", NULL, "verify_identity", true);
+	assert_int_equal(run_my(&b, &r), 0);
+	assert_int_equal(r.code, VAL_OK);
+	char want[64];
+	snprintf(want, sizeof(want), "localhost:%s", db("MARIADB_PORT"));
+	assert_string_equal(P.f.last_destination, want);
+
+	/* The alias, any case; by IP address (the certificate names it). */
+	my_job(&b, "127.0.0.1", NULL, "VERIFY-IDENTITY", true);
+	assert_int_equal(run_my(&b, &r), 0);
+}
+
+static void test_mysql_required_without_ca_ok(void **state)
+{
+	(void)state;
+	need(true, false);
+	struct job_builder b;
+	struct val_result r;
+	my_job(&b, "127.0.0.1", NULL, "Require", false);
+	assert_int_equal(run_my(&b, &r), 0);
+}
+
+static void test_mysql_disabled_against_required_tls(void **state)
+{
+	(void)state;
+	need(true, false);
+	struct job_builder b;
+	struct val_result r;
+	my_job(&b, "127.0.0.1", NULL, NULL, false);   /* D disabled */
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_no_password(&r);
+	/* MariaDB refuses the login (require_secure_transport); the message
+	 * says why. */
+	assert_true(r.code == VAL_TLS || r.code == VAL_AUTH || r.code == VAL_PERMISSION);
+	assert_non_null(strstr(r.e.message, "127.0.0.1"));
+}
+
+static void test_mysql_wrong_password_is_auth(void **state)
+{
+	(void)state;
+	need(true, false);
+	struct job_builder b;
+	struct val_result r;
+	fake_secret_set(&P.f, SEC_PASSWORD, "wrong-password-123", 18);
+	my_job(&b, "127.0.0.1", NULL, "required", false);
+	int rc = run_my(&b, &r);
+	fake_secret_set(&P.f, SEC_PASSWORD, P.password, strlen(P.password));
+	assert_int_equal(rc, -1);
+	assert_int_equal(r.code, VAL_AUTH);
+	assert_string_equal(r.e.sqlstate, "08004");
+	assert_string_equal(r.stage, "target_auth");
+	assert_non_null(strstr(r.e.message, "authentication to MYSQL server 127.0.0.1 failed: "
+					    "Access denied for user 'tether'"));
+	assert_null(strstr(r.e.message, "wrong-password-123"));
+	assert_null(strstr(r.e.detail, "wrong-password-123"));
+	assert_true(r.e.hint[0] != '\0');
+
+	/* The new secret value counts at once. */
+	assert_int_equal(run_my(&b, &r), 0);
+}
+
+static void test_mysql_wrong_port_is_refused(void **state)
+{
+	(void)state;
+	need(true, false);
+	struct job_builder b;
+	struct val_result r;
+	char port[16];
+	snprintf(port, sizeof(port), "%d", closed_port());
+	my_job(&b, "127.0.0.1", port, "required", false);
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_int_equal(r.code, VAL_REFUSED);
+	assert_no_password(&r);
+}
+
+static void test_mysql_wrong_ca_is_tls(void **state)
+{
+	(void)state;
+	need(true, false);
+	struct job_builder b;
+	struct val_result r;
+	my_job(&b, "localhost", NULL, "verify_ca", false);
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_OTHER_CA);
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_int_equal(r.code, VAL_TLS);
+	assert_string_equal(r.e.sqlstate, "08001");
+	assert_string_equal(r.stage, "target_tls");
+	assert_non_null(strstr(r.e.message, "TLS handshake with localhost failed: "));
+	assert_no_password(&r);
+}
+
+static void test_mysql_verify_identity_name_mismatch_is_tls(void **state)
+{
+	(void)state;
+	need(true, false);
+	struct job_builder b;
+	struct val_result r;
+	/* The server listens on 127.0.0.2 too; its certificate does not name it. */
+	my_job(&b, "127.0.0.2", NULL, "verify_identity", true);
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_int_equal(r.code, VAL_TLS);
+	assert_non_null(strstr(r.e.message, "TLS handshake with 127.0.0.2 failed: "));
+
+	/* verify_ca checks the chain only: the same server passes. */
+	my_job(&b, "127.0.0.2", NULL, "verify_ca", true);
+	assert_int_equal(run_my(&b, &r), 0);
+}
+
+static void test_mysql_client_certificate_from_memfd(void **state)
+{
+	(void)state;
+	need(true, false);
+	struct job_builder b;
+	struct val_result r;
+	job_init(&b, "mysql", 5000);
+	job_text(&b, "HOST", "localhost");
+	job_text(&b, "PORT", db("MARIADB_PORT"));
+	job_secret(&b, "USER", SEC_USER);
+	job_text(&b, "SSL MODE", "verify_identity");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	job_secret(&b, "SSL CERTIFICATE", SEC_CERT);
+	job_secret(&b, "SSL KEY", SEC_KEY);
+	fake_secret_set(&P.f, SEC_USER, "certuser", 8);
+	assert_int_equal(run_my(&b, &r), 0);
+
+	/* REQUIRE X509 without a certificate: refused as authentication. */
+	job_init(&b, "mysql", 5000);
+	job_text(&b, "HOST", "localhost");
+	job_text(&b, "PORT", db("MARIADB_PORT"));
+	job_text(&b, "USER", "certuser");
+	job_text(&b, "SSL MODE", "verify_identity");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_int_equal(r.code, VAL_AUTH);
+
+	/* A key that is not a key: the configuration, not the server. */
+	job_init(&b, "mysql", 5000);
+	job_text(&b, "HOST", "localhost");
+	job_text(&b, "PORT", db("MARIADB_PORT"));
+	job_text(&b, "USER", "certuser");
+	job_text(&b, "SSL MODE", "required");
+	job_secret(&b, "SSL CERTIFICATE", SEC_CERT);
+	job_secret(&b, "SSL KEY", SEC_BAD_KEY);
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_int_equal(r.code, VAL_CONFIG);
+	assert_string_equal(r.e.sqlstate, "22023");
+}
+
+/* ---- through the bastion ---- */
+
+static void test_mysql_through_tunnel(void **state)
+{
+	(void)state;
+	need(true, true);
+	struct job_builder b;
+	struct val_result r;
+	authorize(true, true);
+
+	my_job(&b, "localhost", NULL, "verify_identity", true);
+	tunnel_of(&b, peer_get(&P.sshd, "SSHD_HOST_KEY"));
+	assert_int_equal(run_my(&b, &r), 0);
+
+	/* verify_identity checks the real target name, not the tunnel's local
+	 * end (127.0.0.1, which the certificate does name). */
+	my_job(&b, "127.0.0.2", NULL, "verify_identity", true);
+	tunnel_of(&b, NULL);
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_int_equal(r.code, VAL_TLS);
+	assert_string_equal(r.stage, "target_tls");
+	assert_non_null(strstr(r.e.message, "through SSH bastion 127.0.0.1:"));
+	assert_non_null(strstr(r.e.message, "TLS handshake with 127.0.0.2 failed"));
+
+	/* The wrong CA through the tunnel: also refused. */
+	my_job(&b, "localhost", NULL, "verify_identity", false);
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_OTHER_CA);
+	tunnel_of(&b, NULL);
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_int_equal(r.code, VAL_TLS);
+
+	/* verify_ca through the tunnel: chain only, 127.0.0.2 passes. */
+	my_job(&b, "127.0.0.2", NULL, "verify_ca", true);
+	tunnel_of(&b, NULL);
+	assert_int_equal(run_my(&b, &r), 0);
+
+	/* Authentication at the target, named as such. */
+	fake_secret_set(&P.f, SEC_PASSWORD, "wrong-password-123", 18);
+	my_job(&b, "localhost", NULL, "verify_identity", true);
+	tunnel_of(&b, NULL);
+	int rc = run_my(&b, &r);
+	fake_secret_set(&P.f, SEC_PASSWORD, P.password, strlen(P.password));
+	assert_int_equal(rc, -1);
+	assert_int_equal(r.code, VAL_AUTH);
+	assert_string_equal(r.stage, "target_auth");
+	assert_non_null(strstr(r.e.message, "through SSH bastion"));
+
+	/* The bastion refuses our keys: its stage, before any TLS. */
+	authorize(false, false);
+	my_job(&b, "localhost", NULL, "verify_identity", true);
+	tunnel_of(&b, NULL);
+	assert_int_equal(run_my(&b, &r), -1);
+	assert_int_equal(r.code, VAL_AUTH);
+	assert_string_equal(r.stage, "bastion_auth");
+	authorize(true, true);
+}
+
+static void test_mysql_no_secret_in_argv_env_or_tmp(void **state)
+{
+	(void)state;
+	need(true, false);
+	const char *skip_dirs[] = { P.db.dir, P.sshd.dir };
+	char where[512];
+	const char *hit = secret_scan(P.since, skip_dirs, 2, P.password, strlen(P.password),
+				      where, sizeof(where));
+	if (hit)
+		print_error("password found in %s\n", hit);
+	assert_null(hit);
+	if (P.key_line[0]) {
+		hit = secret_scan(P.since, skip_dirs, 2, P.key_line, strlen(P.key_line), where,
+				  sizeof(where));
+		if (hit)
+			print_error("client key found in %s\n", hit);
+		assert_null(hit);
+	}
+}
+
+int main(void)
+{
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_mysql_config_errors),
+		cmocka_unit_test(test_mysql_dns_refused_timeout),
+		cmocka_unit_test(test_mysql_verify_identity_ok),
+		cmocka_unit_test(test_mysql_required_without_ca_ok),
+		cmocka_unit_test(test_mysql_disabled_against_required_tls),
+		cmocka_unit_test(test_mysql_wrong_password_is_auth),
+		cmocka_unit_test(test_mysql_wrong_port_is_refused),
+		cmocka_unit_test(test_mysql_wrong_ca_is_tls),
+		cmocka_unit_test(test_mysql_verify_identity_name_mismatch_is_tls),
+		cmocka_unit_test(test_mysql_client_certificate_from_memfd),
+		cmocka_unit_test(test_mysql_through_tunnel),
+		cmocka_unit_test(test_mysql_no_secret_in_argv_env_or_tmp),
+	};
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
