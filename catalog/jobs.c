@@ -351,6 +351,29 @@ void cat_jobs_on_ended(struct cat_jobs *j, const Tether__JobEnded *m)
 	job_free(job);
 }
 
+void cat_jobs_tick(struct cat_jobs *j)
+{
+	uint64_t now = now_ms();
+
+	for (size_t i = 0; i < CAT_JOBS_MAX; i++) {
+		struct cat_job *job = &j->jobs[i];
+		struct cat_job_result res;
+
+		if (job->state == JOB_FREE ||
+		    now < job->started_ms + job->js.deadline_ms + CAT_JOB_GRACE_MS)
+			continue;
+		log_error("validation_lost", "job=%" PRIu64 " state=%d", job->id, (int)job->state);
+		if (job->state != JOB_REPORTED) {
+			send_cancel(j, job->id);
+			memset(&res, 0, sizeof(res));
+			err_set(&res.e, "XX000", "internal error: validator: no word from tetherd about "
+				"the validation");
+			report(j, job, &res);
+		}
+		job_free(job);
+	}
+}
+
 size_t cat_jobs_pollfds(struct cat_jobs *j, struct pollfd *pfd, uint64_t *ids, size_t max)
 {
 	size_t n = 0;

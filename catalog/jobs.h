@@ -56,6 +56,12 @@ void cat_jobs_on_ended(struct cat_jobs *j, const Tether__JobEnded *m);
 size_t cat_jobs_pollfds(struct cat_jobs *j, struct pollfd *pfd, uint64_t *ids, size_t max);
 void cat_jobs_readable(struct cat_jobs *j, uint64_t job_id);
 
+/* Watchdog: a job that outlived its deadline by CAT_JOB_GRACE_MS without
+ * tetherd's JobEnded (which should never happen) is reported as an
+ * internal error and forgotten, so no session stays parked for ever. */
+#define CAT_JOB_GRACE_MS 15000u
+void cat_jobs_tick(struct cat_jobs *j);
+
 /* Maps a JobEnded without a result to the client's error (exposed for
  * tests). */
 void cat_jobs_ended_error(const Tether__JobEnded *m, const char *qname,

@@ -367,7 +367,8 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 		const struct conn_opt *ref = conn_optset_get(set, CONN_O_SSH_TUNNEL);
 
 		if (conn_optset_get(set, CONN_O_AWS_PRIVATELINK)) {
-			err_set(e, "0A000", "validation through AWS PRIVATELINK is not supported");
+			/* SQL.md 6: no cloud support here [MZ wording]. */
+			err_set(e, "0A000", "AWS PrivateLink connections are unsupported");
 			goto out;
 		}
 		if (ref && ref->v.form == CONN_VF_REF) {

@@ -615,6 +615,8 @@ int cat_server_run(struct cat_ctx *ctx, const struct cat_server_fds *fds,
 		for (size_t k = 0; rc > 0 && k < njobs; k++)
 			if (pfd[first_job + k].revents)
 				cat_jobs_readable(ctx->jobs, job_ids[k]);
+		if (ctx->jobs)
+			cat_jobs_tick(ctx->jobs);
 		now = time(NULL);
 		for (size_t k = 0; k < nc; k++) {
 			size_t i = slot_of[k];

@@ -138,6 +138,11 @@ static void ice_error_text(const struct val_http *h, char *out, size_t size, cha
 		const char *m = json_string_value(json_object_get(e, "message"));
 		const char *t = json_string_value(json_object_get(e, "type"));
 		snprintf(out, size, "%.100s%s%.200s", t ? t : "", t && m ? ": " : "", m ? m : "");
+	} else if (j && json_is_object(j) && json_is_string(json_object_get(j, "__type"))) {
+		/* AWS JSON protocol: {"__type": "...", "message": "..."} */
+		const char *m = json_string_value(json_object_get(j, "message"));
+		snprintf(out, size, "%.100s%s%.200s", json_string_value(json_object_get(j, "__type")),
+			 m ? ": " : "", m ? m : "");
 	} else if (e && json_is_string(e)) {
 		const char *d = json_string_value(json_object_get(j, "error_description"));
 		snprintf(out, size, "%.60s%s%.200s", json_string_value(e), d ? ": " : "", d ? d : "");
@@ -152,6 +157,30 @@ static void ice_error_text(const struct val_http *h, char *out, size_t size, cha
 	json_decref(j);
 }
 
+/* AWS JSON-protocol errors that mean the signature or the credentials
+ * are bad ({"__type": "[ns#]InvalidSignatureException", ...}). */
+static bool ice_aws_auth_error(const struct val_http *h)
+{
+	static const char *const types[] = {
+		"InvalidSignatureException", "UnrecognizedClientException",
+		"SignatureDoesNotMatch", "InvalidClientTokenId", "ExpiredTokenException",
+		"IncompleteSignature", "MissingAuthenticationTokenException",
+	};
+	json_error_t je;
+	json_t *j = h->len ? json_loadb(h->body, h->len, JSON_REJECT_DUPLICATES, &je) : NULL;
+	const char *t = j && json_is_object(j) ? json_string_value(json_object_get(j, "__type"))
+					       : NULL;
+	bool hit = false;
+	if (t) {
+		const char *hash = strrchr(t, '#');
+		t = hash ? hash + 1 : t;
+		for (size_t i = 0; i < sizeof(types) / sizeof(types[0]) && !hit; i++)
+			hit = strcmp(t, types[i]) == 0;
+	}
+	json_decref(j);
+	return hit;
+}
+
 /* A non-2xx (or unusable 2xx) reply to `what`. */
 static void ice_fail_status(struct ice_check *c, struct val_result *r, const char *what,
 			    enum val_code code, const char *stage)
@@ -160,6 +189,8 @@ static void ice_fail_status(struct ice_check *c, struct val_result *r, const cha
 	ice_error_text(&c->h, text, sizeof(text), NULL, 0);
 	if (code == VAL_OK)
 		code = val_http_status_code(c->h.status);
+	if (c->s3 && c->h.status >= 400 && c->h.status < 500 && ice_aws_auth_error(&c->h))
+		code = VAL_AUTH;
 	if (c->h.status >= 200 && c->h.status < 300)
 		snprintf(reason, sizeof(reason), "%s did not return the expected JSON", what);
 	else if (c->h.status >= 500)

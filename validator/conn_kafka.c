@@ -646,6 +646,11 @@ static const struct {
 	  "no route to host", 6 },
 	{ RD_KAFKA_RESP_ERR_NO_ERROR, "Network is unreachable", VAL_REFUSED, "target",
 	  "network is unreachable", 6 },
+	{ RD_KAFKA_RESP_ERR_NO_ERROR, "Invalid response size", VAL_PROTOCOL, "target",
+	  "malformed response (not a Kafka broker?)", 3 },
+	{ RD_KAFKA_RESP_ERR_NO_ERROR, "Protocol parse failure", VAL_PROTOCOL, "target",
+	  "malformed response", 3 },
+	{ RD_KAFKA_RESP_ERR__BAD_MSG, NULL, VAL_PROTOCOL, "target", "malformed response", 3 },
 	{ RD_KAFKA_RESP_ERR__TRANSPORT, "Disconnected", VAL_PROTOCOL, "target",
 	  "the broker closed the connection", 3 },
 	{ RD_KAFKA_RESP_ERR__TRANSPORT, NULL, VAL_REFUSED, "target", NULL, 6 },
@@ -1035,13 +1040,11 @@ int conn_kafka_validate(const struct val_services *svc, const struct val_job *jo
 	if (kafka_load_brokers(c, r) != 0 || kafka_load_options(c, r) != 0)
 		goto out;
 
+	/* librdkafka copies every value: it zeroes its ssl.key.pem once the
+	 * key is in its SSL context (rdkafka_ssl.c) and keeps sasl.password
+	 * for each SASL handshake. Ours stay until the end, to scrub
+	 * messages, and are wiped then. */
 	rd_kafka_conf_t *conf = kafka_conf(c, r);
-	/* librdkafka keeps its own copies for reconnects; ours go now. */
-	for (int o = 0; o < K_NOPTS; o++)
-		if (o == K_PASSWORD || o == K_KEY) {
-			val_value_free(c->v[o], c->len[o]);
-			c->v[o] = NULL;
-		}
 	if (!conf) {
 		if (r->code == VAL_OK) {
 			val_fail(r, VAL_CONFIG, c->first, "internal error: validator: out of memory");

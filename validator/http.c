@@ -4,6 +4,7 @@
 #include "http.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -307,6 +308,7 @@ enum val_code val_http_do(struct val_http *h, const struct val_http_req *q)
 	bool hdr_oom = false;
 
 	http_reset_response(h);
+	h->os_errno = 0;
 	/* Every request states all of its options: the handle is reused (one
 	 * connection, kept alive) and must not carry the last one's auth. */
 	curl_easy_setopt(c, CURLOPT_URL, q->url);
@@ -391,6 +393,9 @@ enum val_code val_http_do(struct val_http *h, const struct val_http_req *q)
 	}
 	if (!h->errbuf[0])
 		snprintf(h->errbuf, sizeof(h->errbuf), "%s", curl_easy_strerror(rc));
+	long os_errno = 0;
+	if (curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno > 0)
+		h->os_errno = (int)os_errno;
 	if (h->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
 		snprintf(h->errbuf, sizeof(h->errbuf), "the reply is larger than %d bytes",
 			 VAL_HTTP_MAX_BODY);
@@ -399,6 +404,17 @@ enum val_code val_http_do(struct val_http *h, const struct val_http_req *q)
 	for (size_t i = 0; i < sizeof(http_codes) / sizeof(http_codes[0]); i++)
 		if (http_codes[i].rc == rc)
 			return http_codes[i].code;
+	/* TLS 1.3: the client's handshake completes before the server has
+	 * checked the client certificate; a server that refuses it sends an
+	 * alert and drops the connection, which curl may only notice as a
+	 * vanished peer ("getpeername() failed ... not connected") right
+	 * after the handshake, before any HTTP. */
+	if (strncmp(h->errbuf, "getpeername() failed", 20) == 0 &&
+	    strncmp(q->url, "https:", 6) == 0) {
+		snprintf(h->errbuf, sizeof(h->errbuf), "the server closed the connection right after "
+			 "the TLS handshake (does it require a client certificate?)");
+		return VAL_TLS;
+	}
 	/* A TLS alert after the handshake (TLS 1.3 sends "certificate
 	 * required" then) surfaces as a receive error naming SSL. */
 	if ((rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) &&
@@ -502,6 +518,12 @@ void val_http_fail_transport(struct val_http *h, struct val_result *r, enum val_
 		snprintf(reason, sizeof(reason), "timed out (no answer within %d ms)",
 			 (strstr(e, "Connection timed out") ? 1 : 2) * h->timeout_ms);
 		break;
+	case VAL_REFUSED:
+		if (h->os_errno > 0) {
+			snprintf(reason, sizeof(reason), "%s", strerror(h->os_errno));
+			break;
+		}
+		/* fall through */
 	default:
 		/* curl's last clause ("...: Connection refused"). */
 		for (const char *p = e; (p = strstr(p, ": ")) != NULL; p += 2)

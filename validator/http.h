@@ -46,6 +46,7 @@ struct val_http {
 	int timeout_ms;
 	char errbuf[256];        /* CURL_ERROR_SIZE */
 	int curl_code;           /* CURLcode of the last request */
+	int os_errno;            /* errno of a failed connect, or 0 */
 	/* the last response */
 	long status;
 	char content_type[128];

@@ -31,6 +31,10 @@ static const struct {
 	{ "kafka", conn_kafka_validate },
 	{ "mysql", conn_mysql_validate },
 	{ "sql-server", conn_sqlserver_validate },
+	{ "confluent-schema-registry", conn_csr_validate },
+	{ "iceberg-catalog", conn_iceberg_validate },
+	{ "aws", conn_aws_validate },
+	{ "aws-privatelink", conn_aws_privatelink_validate },
 };
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -413,6 +414,67 @@ static void test_cancel_request_kills_the_validator(void **state)
 	no_validator_left();
 }
 
+/* A hostile "SSH server": a 1 MiB banner line, then garbage packets. */
+static pid_t hostile_server(int *port)
+{
+	int lfd = black_hole(port);
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static char junk[65536];
+
+		memset(junk, 'A', sizeof(junk));
+		for (;;) {
+			int c = accept(lfd, NULL, NULL);
+			if (c < 0)
+				continue;
+			(void)!write(c, "SSH-2.0-", 8);
+			for (int i = 0; i < 16; i++)
+				(void)!write(c, junk, sizeof(junk));
+			(void)!write(c, "\r\n", 2);
+			for (int i = 0; i < 64; i++) {
+				junk[i] = (char)(i * 37);
+				(void)!write(c, junk, 4096);
+			}
+			close(c);
+		}
+	}
+	close(lfd);
+	return pid;
+}
+
+static void test_hostile_peer_kills_only_its_validator(void **state)
+{
+	PGconn *c;
+	int port;
+	pid_t hs = hostile_server(&port);
+	pid_t vault = th_child_pid(&daemon_, "tether-vault");
+	pid_t catalog = th_child_pid(&daemon_, "tether-catalog");
+	PGresult *r;
+
+	(void)state;
+	NEED_PEERS();
+	c = conn();
+	exec_ok(c, "SET validation_timeout = 5000");
+	exec_ok(c, sqlf("CREATE CONNECTION hostile TO SSH TUNNEL (HOST '127.0.0.1', PORT %d, "
+			"USER 'root')", port));
+	r = PQexec(c, "VALIDATE CONNECTION hostile");
+	const char *st = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	assert_non_null(st);
+	/* A connection-class error (protocol / timeout), never a success. */
+	assert_true(strncmp(st, "08", 2) == 0 || strcmp(st, "XX000") == 0);
+	PQclear(r);
+	/* Nobody else was hurt. */
+	assert_int_equal(th_child_pid(&daemon_, "tether-vault"), vault);
+	assert_int_equal(th_child_pid(&daemon_, "tether-catalog"), catalog);
+	exec_ok(c, "VALIDATE CONNECTION pg");
+	no_validator_left();
+	kill(hs, SIGKILL);
+	waitpid(hs, NULL, 0);
+	PQfinish(c);
+}
+
 static void test_no_secret_in_clear(void **state)
 {
 	(void)state;
@@ -429,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_ssh_tunnel_keys_pinning_and_rotation),
 		cmocka_unit_test(test_hanging_validation_killed_at_deadline),
 		cmocka_unit_test(test_cancel_request_kills_the_validator),
+		cmocka_unit_test(test_hostile_peer_kills_only_its_validator),
 		cmocka_unit_test(test_no_secret_in_clear),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

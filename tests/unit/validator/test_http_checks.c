@@ -22,6 +22,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <sodium.h>
+
 #include "val.h"
 #include "vtest.h"
 
@@ -32,11 +34,13 @@
 enum { SEC_CSR_PASSWORD = 1, SEC_CA, SEC_CLIENT_CERT, SEC_CLIENT_KEY, SEC_WRONG_CA,
        SEC_ICE_SECRET, SEC_AWS_SECRET, SEC_AWS_TOKEN, SEC_TETHER_SECRET, SEC_BAD };
 
-#define CSR_PASSWORD "csr-pass-7f3a9c1e"
-#define ICE_SECRET "ice-secret-0b8d4e2a"
-#define AWS_SECRET "aws/Secret+Key-5e6f7a8b"
-#define AWS_TOKEN "aws-session-token-91c2d3"
-#define TETHER_SECRET "tether/base+secret-44aa"
+/* Secret values, unique per run (concurrent runs scan the same /tmp). */
+static char secret_vals[5][48];
+#define CSR_PASSWORD (secret_vals[0])
+#define ICE_SECRET (secret_vals[1])
+#define AWS_SECRET (secret_vals[2])
+#define AWS_TOKEN (secret_vals[3])
+#define TETHER_SECRET (secret_vals[4])
 #define PRINCIPAL "arn:aws:iam::111122223333:role/TetherConnections"
 #define CUSTOMER "arn:aws:iam::444455556666:role/Customer"
 #define INSECURE "arn:aws:iam::444455556666:role/Insecure"
@@ -178,8 +182,7 @@ static int run(val_check_fn fn, struct job_builder *b, struct val_result *r)
 
 static void assert_no_secrets(const struct val_result *r)
 {
-	static const char *const s[] = { CSR_PASSWORD, ICE_SECRET, AWS_SECRET, AWS_TOKEN,
-					 TETHER_SECRET };
+	const char *const s[] = { CSR_PASSWORD, ICE_SECRET, AWS_SECRET, AWS_TOKEN, TETHER_SECRET };
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
 		assert_null(strstr(r->e.message, s[i]));
 		assert_null(strstr(r->e.detail, s[i]));
@@ -210,6 +213,11 @@ static int group_setup(void **state)
 	(void)state;
 	fake_init(&G.f);
 	fake_keys(&G.f);
+	static const char *const stem[] = { "csr-pass-", "ice-secret-", "aws/Secret+Key-",
+					    "aws-session-token-", "tether/base+secret-" };
+	for (int i = 0; i < 5; i++)
+		snprintf(secret_vals[i], sizeof(secret_vals[i]), "%s%08x%08x", stem[i],
+			 randombytes_random(), randombytes_random());
 	snprintf(G.dir, sizeof(G.dir), "/tmp/tether-http.XXXXXX");
 	if (!mkdtemp(G.dir))
 		return -1;
@@ -751,7 +759,7 @@ static void test_aws_keys(void **state)
 	expect(conn_aws_validate, &b, VAL_PERMISSION, "08004", "AWS STS 127.0.0.1 denied access");
 	/* Signed for another region than the endpoint's. */
 	aws_keys_job(&b, &f, "AKIDUSER", SEC_AWS_SECRET, 0);
-	b.parts[3].text = "eu-west-1";    /* REGION */
+	b.parts[2].text = "eu-west-1";    /* REGION */
 	expect(conn_aws_validate, &b, VAL_AUTH, "08004", NULL);
 	hfake_stop(&f);
 }
@@ -945,8 +953,7 @@ static void test_no_secret_in_argv_env_or_tmp(void **state)
 	char dir[256];
 	snprintf(dir, sizeof(dir), "%.*s", (int)(strlen(G.dir) - 4), G.dir);
 	const char *skip_dirs[] = { dir, G.sshd.dir };
-	static const char *const s[] = { CSR_PASSWORD, ICE_SECRET, AWS_SECRET, AWS_TOKEN,
-					 TETHER_SECRET };
+	const char *const s[] = { CSR_PASSWORD, ICE_SECRET, AWS_SECRET, AWS_TOKEN, TETHER_SECRET };
 	char where[512];
 	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
 		const char *hit = secret_scan(G.since, skip_dirs, G.have_sshd ? 2 : 1, s[i],

@@ -453,6 +453,54 @@ static void test_blackhole_times_out(void **state)
 	close(s);
 }
 
+/* A hostile peer: answers the first request with a huge length and
+ * garbage. Only this validation fails; nothing crashes. */
+static void *garbage_server(void *arg)
+{
+	int ls = *(int *)arg;
+	unsigned char junk[65536];
+	memset(junk, 0xff, sizeof(junk));
+	for (int i = 0; i < 3; i++) {
+		struct pollfd p = { .fd = ls, .events = POLLIN };
+		if (poll(&p, 1, 3000) <= 0)
+			break;
+		int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			break;
+		char buf[4096];
+		if (read(c, buf, sizeof(buf)) > 0 &&
+		    send(c, junk, sizeof(junk), MSG_NOSIGNAL) < 0) {
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+static void test_garbage_reply_is_protocol(void **state)
+{
+	(void)state;
+	struct job_builder b;
+	struct val_result r;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	char addr[64];
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(s, 8), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&sa, &sl), 0);
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, garbage_server, &s), 0);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", ntohs(sa.sin_port));
+	kjob(&b, addr, "PLAINTEXT");
+	b.job.connect_timeout_ms = 2000;
+	assert_int_equal(run(&b, &r), -1);
+	assert_int_equal(r.code, VAL_PROTOCOL);
+	assert_string_equal(r.e.sqlstate, "08P01");
+	shutdown(s, SHUT_RDWR);
+	pthread_join(t, NULL);
+	close(s);
+}
+
 static void test_topic_authorization_is_permission(void **state)
 {
 	(void)state;
@@ -992,6 +1040,7 @@ int main(void)
 		cmocka_unit_test(test_dns),
 		cmocka_unit_test(test_silent_broker_times_out),
 		cmocka_unit_test(test_blackhole_times_out),
+		cmocka_unit_test(test_garbage_reply_is_protocol),
 		cmocka_unit_test(test_topic_authorization_is_permission),
 		cmocka_unit_test(test_replication_factor_above_brokers),
 		cmocka_unit_test(test_ssl_ok),

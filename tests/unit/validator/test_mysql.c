@@ -275,6 +275,37 @@ static void test_mysql_dns_refused_timeout(void **state)
 	assert_true(took >= 900 && took < 4000);
 }
 
+/* A hostile peer: a greeting header that promises 16 MiB, a few bytes of
+ * junk, then close. Only this check fails, as protocol. */
+static void test_mysql_malformed_greeting_is_protocol(void **state)
+{
+	(void)state;
+	struct job_builder b;
+	struct val_result r;
+	char port[16];
+	int p;
+	int s = silent_listener(&p);
+	pid_t pid = fork();
+	if (pid == 0) {
+		int c = accept(s, NULL, NULL);
+		static const unsigned char junk[] = { 0xff, 0xff, 0xff, 0x00, 0x0a, 'x', 'y', 0 };
+		if (c >= 0 && write(c, junk, sizeof(junk)) == (ssize_t)sizeof(junk))
+			shutdown(c, SHUT_RDWR);
+		_exit(0);
+	}
+	close(s);
+	snprintf(port, sizeof(port), "%d", p);
+	job_init(&b, "mysql", 5000);
+	job_text(&b, "HOST", "127.0.0.1");
+	job_text(&b, "PORT", port);
+	job_text(&b, "USER", "u");
+	assert_int_equal(run_my(&b, &r), -1);
+	waitpid(pid, NULL, 0);
+	assert_int_equal(r.code, VAL_PROTOCOL);
+	assert_string_equal(r.e.sqlstate, "08P01");
+	assert_non_null(strstr(r.e.message, "unexpected response from 127.0.0.1:"));
+}
+
 /* ---- MariaDB ---- */
 
 static void test_mysql_verify_identity_ok(void **state)
@@ -514,6 +545,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mysql_config_errors),
 		cmocka_unit_test(test_mysql_dns_refused_timeout),
+		cmocka_unit_test(test_mysql_malformed_greeting_is_protocol),
 		cmocka_unit_test(test_mysql_verify_identity_ok),
 		cmocka_unit_test(test_mysql_required_without_ca_ok),
 		cmocka_unit_test(test_mysql_disabled_against_required_tls),
