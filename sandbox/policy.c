@@ -142,10 +142,13 @@ static const struct sbx_rule rules_files_ro[] = {
  *   0777) because libpq refuses a key file readable by others. Only mode
  *   0600 is allowed; a validator runs as its own uid in production, so it
  *   cannot chmod files it does not own.
- * - listen/accept: the SSH tunnel serves libpq on a loopback port. */
+ * - listen/accept: the SSH tunnel serves libpq on a loopback port.
+ * - socketpair(AF_UNIX): libcurl's wake-up pair for its multi interface
+ *   (CSR, Iceberg and AWS checks). */
 static const struct sbx_rule rules_validator[] = {
 	ALLOW1("fchmod", A_EQ(1, 0600)),
 	ALLOW("listen"), ALLOW("accept"), ALLOW("accept4"),
+	ALLOW1("socketpair", A_EQ(0, AF_UNIX)),
 };
 
 #ifdef TETHER_SANITIZE

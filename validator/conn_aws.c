@@ -452,10 +452,11 @@ static int aws_assume_chain(struct aws_ctx *c, struct val_result *r)
 			   "for the AWS connection", NULL);
 		return -1;
 	}
-	snprintf(c->role_session, sizeof(c->role_session), "%s",
-		 c->v[AWS_SESSION_NAME] && c->v[AWS_SESSION_NAME][0] ? c->v[AWS_SESSION_NAME]
-								      : "tether");
-	if (c->v[AWS_SESSION_NAME] == NULL)
+	/* The catalog sends the default (<instance id>-u<id>) when none was
+	 * written; a bare job falls back to one of the same shape. */
+	if (c->v[AWS_SESSION_NAME] && c->v[AWS_SESSION_NAME][0])
+		snprintf(c->role_session, sizeof(c->role_session), "%.64s", c->v[AWS_SESSION_NAME]);
+	else
 		snprintf(c->role_session, sizeof(c->role_session), "tether-u%" PRIu64,
 			 c->job->connection_id);
 	rc = aws_assume_role(c, &c->principal, c->v[AWS_ROLE_ARN], c->role_session, ext, &c->role,
