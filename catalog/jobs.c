@@ -102,9 +102,9 @@ int cat_jobs_start(struct cat_jobs *j, struct cat_jobspec *js, const char *qname
 	Tether__Envelope env = TETHER__ENVELOPE__INIT;
 	Tether__SpawnValidator sv = TETHER__SPAWN_VALIDATOR__INIT;
 	Tether__SecretGrant sg[CAT_JOB_MAX_SECRETS], *sgp[CAT_JOB_MAX_SECRETS];
-	Tether__SshKeyGrant kg = TETHER__SSH_KEY_GRANT__INIT, *kgp[1] = { &kg };
+	Tether__SshKeyGrant kg[CAT_JOB_MAX_TUNNELS], *kgp[CAT_JOB_MAX_TUNNELS];
 	uint32_t slots[2] = { 1, 2 };
-	char *dests[2];
+	char *dests[CAT_JOB_MAX_DESTS];
 	struct cat_job *job = NULL;
 
 	for (size_t i = 0; i < CAT_JOBS_MAX && !job; i++)
@@ -124,16 +124,19 @@ int cat_jobs_start(struct cat_jobs *j, struct cat_jobspec *js, const char *qname
 	sv.connection_id = js->connection_id;
 	sv.n_secrets = js->nsecrets;
 	sv.secrets = sgp;
-	if (js->ssh_owner) {
-		kg.connection_id = js->ssh_owner;
-		kg.n_slots = 2;
-		kg.slots = slots;
-		sv.n_ssh_keys = 1;
+	for (size_t i = 0; i < js->nssh_owners && i < CAT_JOB_MAX_TUNNELS; i++) {
+		tether__ssh_key_grant__init(&kg[i]);
+		kg[i].connection_id = js->ssh_owners[i];
+		kg[i].n_slots = 2;
+		kg[i].slots = slots;
+		kgp[i] = &kg[i];
+		sv.n_ssh_keys = i + 1;
 		sv.ssh_keys = kgp;
 	}
-	for (size_t i = 0; i < js->ndests; i++)
+	for (size_t i = 0; i < js->ndests && i < CAT_JOB_MAX_DESTS; i++) {
 		dests[i] = js->dests[i];
-	sv.n_destinations = js->ndests;
+		sv.n_destinations = i + 1;
+	}
 	sv.destinations = dests;
 	sv.deadline_ms = js->deadline_ms;
 	env.body_case = TETHER__ENVELOPE__BODY_SPAWN_VALIDATOR;

@@ -15,6 +15,8 @@
 #include "store.h"
 
 #define CAT_JOB_MAX_SECRETS 64
+#define CAT_JOB_MAX_TUNNELS 8           /* SSH tunnels per job (vault: keys per grant) */
+#define CAT_JOB_MAX_DESTS 16            /* vault: destinations per grant */
 #define CAT_JOB_DEST_MAX 300            /* "host:port" */
 #define CAT_JOB_HOST_KEY_MAX 128
 
@@ -23,10 +25,15 @@ struct cat_jobspec {
 	char type[32];                  /* mz_connections.type */
 	struct { uint64_t id, version; } secrets[CAT_JOB_MAX_SECRETS];
 	size_t nsecrets;
-	uint64_t ssh_owner;             /* connection whose SSH keys sign; 0: none */
-	char dests[2][CAT_JOB_DEST_MAX];   /* [0] the target, [1] the bastion */
+	uint64_t ssh_owners[CAT_JOB_MAX_TUNNELS];  /* connections whose SSH keys sign */
+	size_t nssh_owners;
+	/* [0] the target (secrets are released for it), then the bastions */
+	char dests[CAT_JOB_MAX_DESTS][CAT_JOB_DEST_MAX];
 	size_t ndests;
-	uint64_t tunnel_id;             /* the SSH tunnel used (0: none), for pinning */
+	/* The SSH tunnel whose host key the result pins (0: none). A job
+	 * through several tunnels (KAFKA per-broker) pins none: its result
+	 * carries one host key and cannot say whose. */
+	uint64_t tunnel_id;
 	char tunnel_hostport[CAT_JOB_DEST_MAX];
 	char pinned[CAT_JOB_HOST_KEY_MAX];  /* the pin sent, "" when none */
 	uint32_t deadline_ms;

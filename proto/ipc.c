@@ -20,6 +20,7 @@ static const Tether__Envelope__BodyCase permit_sup_catalog_at_sup[] = {
 };
 static const Tether__Envelope__BodyCase permit_sup_catalog_at_catalog[] = {
 	B(HEALTH), B(NEW_PEER_CHANNEL), B(VALIDATOR_CHANNEL), B(JOB_ENDED),
+	B(CHILDREN_STATUS),     /* pids, uids, sandbox state: tether status */
 };
 static const Tether__Envelope__BodyCase permit_sup_vault_at_sup[] = {
 	B(HEALTH), B(REPLY),    /* Reply: a Grant is durable (or refused) */
@@ -31,6 +32,7 @@ static const Tether__Envelope__BodyCase permit_sup_vault_at_vault[] = {
 static const Tether__Envelope__BodyCase permit_catalog_vault_at_catalog[] = {
 	B(REPLY), B(SECRET_META_PAGE), B(RECONCILE_RESULT),
 	B(SSH_PUBLIC_KEYS),     /* public halves only */
+	B(VAULT_STATUS),        /* key terms and audit counters, no keys */
 };
 /* No kind here returns a secret value to the catalog. */
 static const Tether__Envelope__BodyCase permit_catalog_vault_at_vault[] = {
@@ -38,6 +40,7 @@ static const Tether__Envelope__BodyCase permit_catalog_vault_at_vault[] = {
 	B(LIST_SECRET_META), B(RECONCILE_BATCH), B(AUDIT_EVENT),
 	B(GENERATE_SSH_KEYS), B(ROTATE_SSH_KEYS), B(DELETE_SSH_KEYS),
 	B(GET_SSH_PUBLIC_KEYS),
+	B(VAULT_STATUS_REQUEST),
 };
 /* A validator learns its job from the catalog and reports one result. */
 static const Tether__Envelope__BodyCase permit_validator_catalog_at_validator[] = {

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
+#include <linux/sockios.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -144,11 +145,18 @@ static const struct sbx_rule rules_files_ro[] = {
  *   cannot chmod files it does not own.
  * - listen/accept: the SSH tunnel serves libpq on a loopback port.
  * - socketpair(AF_UNIX): libcurl's wake-up pair for its multi interface
- *   (CSR, Iceberg and AWS checks). */
+ *   (CSR, Iceberg and AWS checks).
+ * - ioctl SIOCGIFCONF: FreeTDS reads the host's MAC address for the TDS
+ *   login packet (tds_getmac). Listing interfaces is allowed (on failure
+ *   FreeTDS would walk an uninitialised buffer); reading their flags and
+ *   hardware address is refused, so the MAC sent stays all zeros. */
 static const struct sbx_rule rules_validator[] = {
 	ALLOW1("fchmod", A_EQ(1, 0600)),
 	ALLOW("listen"), ALLOW("accept"), ALLOW("accept4"),
 	ALLOW1("socketpair", A_EQ(0, AF_UNIX)),
+	ALLOW1("ioctl", A_EQ(1, SIOCGIFCONF)),
+	DENY1("ioctl", EPERM, A_EQ(1, SIOCGIFFLAGS)),
+	DENY1("ioctl", EPERM, A_EQ(1, SIOCGIFHWADDR)),
 };
 
 #ifdef TETHER_SANITIZE

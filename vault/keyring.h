@@ -24,6 +24,7 @@ struct vault_keyring_term {
 
 struct vault_keyring {
 	struct vault_key master;
+	struct vault_key audit_seed;       /* Ed25519 seed of the audit key */
 	uint32_t current;                  /* term for new writes */
 	size_t count;
 	struct vault_keyring_term *terms;  /* ascending by term */
@@ -47,6 +48,22 @@ int vault_keyring_save(const struct vault_keyring *kr, const char *vdir,
  * saved before it becomes current. */
 int vault_keyring_add_term(struct vault_keyring *kr, const char *vdir,
 			   struct err *e);
+/* Data-key rotation, last step: once no record uses an older term, the
+ * keyring is saved with the current term only, then the old keys are
+ * wiped. *dropped (may be NULL) gets how many went. */
+int vault_keyring_drop_old_terms(struct vault_keyring *kr, const char *vdir,
+				 size_t *dropped, struct err *e);
+uint32_t vault_keyring_oldest_term(const struct vault_keyring *kr);
+/* Master-key rotation: a new master key re-wraps the keyring (data keys
+ * and the audit key); crash-safe at every step, see keyring.c for the
+ * protocol. vault_keyring_recover finishes or undoes a rotation that was
+ * cut short (vault_keyring_open calls it first). */
+int vault_keyring_rotate_master(struct vault_keyring *kr, const char *vdir,
+				struct err *e);
+int vault_keyring_recover(const char *vdir, struct err *e);
+/* Tests only: called after step 1..4 of a master rotation (a hook that
+ * _exit()s simulates a crash there). NULL in production. */
+extern void (*vault_keyring_test_hook)(int step);
 /* The data key of `term`, or NULL. */
 const struct vault_key *vault_keyring_key(const struct vault_keyring *kr,
 					  uint32_t term);

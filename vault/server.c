@@ -468,6 +468,26 @@ static int handle_audit_event(struct vault_server *s, const Tether__Envelope *en
 	return H_OK;
 }
 
+/* `tether status` (ops helper): counters only, never key material. Sent at
+ * once rather than after the group commit: it changes nothing, and a seq
+ * not yet fsynced is fine for a status line. */
+static int handle_vault_status(struct vault_server *s, const Tether__Envelope *env)
+{
+	Tether__Envelope r = TETHER__ENVELOPE__INIT;
+	Tether__VaultStatus st = TETHER__VAULT_STATUS__INIT;
+
+	st.current_term = s->v->kr.current;
+	st.terms = (uint32_t)s->v->kr.count;
+	st.audit_last_seq = s->v->audit.seq;
+	st.audit_bytes = s->v->audit.end;
+	r.request_id = env->request_id;
+	r.body_case = TETHER__ENVELOPE__BODY_VAULT_STATUS;
+	r.vault_status = &st;
+	if (ipc_send(&s->cat, &r, -1) < 0)
+		log_warn("vault_status_send_failed", "errno=%d", errno);
+	return H_OK;
+}
+
 #define B(x) TETHER__ENVELOPE__BODY_##x
 struct handler {
 	Tether__Envelope__BodyCase kind;
@@ -488,6 +508,7 @@ static const struct handler catalog_handlers[] = {
 	{ B(ROTATE_SSH_KEYS), "rotate_ssh_keys", handle_rotate_ssh_keys },
 	{ B(DELETE_SSH_KEYS), "delete_ssh_keys", handle_delete_ssh_keys },
 	{ B(GET_SSH_PUBLIC_KEYS), "get_ssh_public_keys", handle_get_ssh_public_keys },
+	{ B(VAULT_STATUS_REQUEST), "vault_status", handle_vault_status },
 };
 
 static const struct handler *handler_find(const struct handler *t, size_t n,

@@ -90,7 +90,8 @@ static void start(struct fix *f, uint64_t id)
 	js.secrets[0].id = 3;
 	js.secrets[0].version = 7;
 	js.nsecrets = 1;
-	js.ssh_owner = 9;
+	js.ssh_owners[0] = 9;
+	js.nssh_owners = 1;
 	snprintf(js.dests[0], sizeof(js.dests[0]), "db:5432");
 	snprintf(js.dests[1], sizeof(js.dests[1]), "bastion:22");
 	js.ndests = 2;
