@@ -43,9 +43,6 @@ int cat_auth_login(struct cat_store *store, const char *passwd_path,
 		   uid_t peer_uid, uid_t self_uid, const char *user,
 		   const char *database, struct cat_role *role, struct err *e)
 {
-	char dbid[CAT_ID_MAX];
-	int rc;
-
 	if (peer_uid != 0 && peer_uid != self_uid) {
 		char os_user[256];
 
@@ -57,6 +54,15 @@ int cat_auth_login(struct cat_store *store, const char *passwd_path,
 			return -1;
 		}
 	}
+	return cat_auth_login_checked(store, user, database, role, e);
+}
+
+int cat_auth_login_checked(struct cat_store *store, const char *user,
+			   const char *database, struct cat_role *role, struct err *e)
+{
+	char dbid[CAT_ID_MAX];
+	int rc;
+
 	rc = cat_store_find_role(store, user, role, e);
 	if (rc < 0)
 		return -1;
@@ -70,4 +76,34 @@ int cat_auth_login(struct cat_store *store, const char *passwd_path,
 	if (rc == 0)
 		return err_set(e, "3D000", "database \"%s\" does not exist", database);
 	return 0;
+}
+
+int cat_auth_password_verifier(struct cat_store *store, const char *user, char *out,
+			       size_t size, struct err *e)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(store->db, "SELECT password_hash FROM roles WHERE name = ?1",
+			       -1, &q, NULL) != SQLITE_OK)
+		return err_set(e, "XX000", "internal error: catalog: %s", sqlite3_errmsg(store->db));
+	sqlite3_bind_text(q, 1, user, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(q, 0);
+		size_t n = v ? strlen(v) : 0;
+
+		rc = 0;
+		if (n && n < size) {
+			memcpy(out, v, n + 1);
+			rc = 1;
+		}
+	} else if (rc == SQLITE_DONE) {
+		rc = 0;
+	} else {
+		err_set(e, "XX000", "internal error: catalog: %s", sqlite3_errmsg(store->db));
+		rc = -1;
+	}
+	sqlite3_finalize(q);
+	return rc;
 }

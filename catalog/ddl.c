@@ -716,6 +716,13 @@ int cat_ddl_vault_reply(struct exec_run *r, uint64_t request_id,
 		}
 		cat_ddl_pending_clear(s);
 		return rc;
+	case CAT_PEND_KEYS:
+		if (request_id != s->pending.request_id)
+			return CAT_RUN_PARKED;
+		*finished = 1;
+		rc = cat_ddl_keys_vault_reply(r, reply);
+		cat_ddl_pending_clear(s);
+		return rc;
 	case CAT_PEND_DROP:
 		for (size_t i = 0; i < s->pending.ndrop; i++) {
 			if (s->pending.drop_requests[i] != request_id)

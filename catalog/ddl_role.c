@@ -10,6 +10,7 @@
 
 #include "log.h"
 #include "rbac_int.h"
+#include "scram.h"
 #include "sysvars.h"
 
 #define QNAME_MAX (3 * (CAT_IDENT_MAX + 1))
@@ -139,14 +140,35 @@ static int find_role(struct exec_run *r, const char *name, struct cat_role_info 
 	return rc < 0 ? EXEC_ERROR : 0;
 }
 
-/* PASSWORD: tether authenticates local peers by OS user; it keeps no
- * password (the column stays NULL). */
-static int check_password(struct exec_run *r, const struct cat_rbac_stmt *rs)
+/* PASSWORD 'p' (for the TCP listener; the Unix socket uses peer
+ * authentication): only its SCRAM-SHA-256 verifier is kept (catalog/
+ * scram.c); a text that already is a verifier is stored as given, like
+ * PostgreSQL. The text is wiped here, first thing. verifier "" = NULL
+ * (PASSWORD NULL, or an empty password, which PostgreSQL also clears). */
+static int take_password(struct exec_run *r, struct cat_rbac_stmt *rs, char *verifier,
+			 size_t size)
 {
-	if (rs->password == 1)
+	int rc = 0;
+
+	verifier[0] = '\0';
+	if (rs->password != 1)
+		return 0;
+	if (!rs->password_text)
 		return err_set(r->e, "0A000",
-			       "PASSWORD is not supported: tether authenticates clients by their OS user (peer authentication)");
-	return 0;
+			       "a prepared statement that held a password can be executed only once");
+	if (rs->password_len == 0)
+		rc = cat_exec_notice(r, "00000", "empty string is not a valid password, clearing password");
+	else if (cat_scram_verifier_parse(rs->password_text, NULL) == 0 &&
+		 rs->password_len < size)
+		memcpy(verifier, rs->password_text, rs->password_len + 1);
+	else
+		rc = cat_scram_verifier_make(rs->password_text, rs->password_len,
+					     CAT_SCRAM_ITERATIONS, NULL, 0, verifier, size, r->e);
+	explicit_bzero(rs->password_text, rs->password_len);
+	free(rs->password_text);
+	rs->password_text = NULL;
+	rs->password_len = 0;
+	return rc < 0 ? EXEC_ERROR : 0;
 }
 
 /* Attribute changes only a superuser may make (PostgreSQL's rules). */
@@ -178,15 +200,16 @@ int cat_role_create(struct exec_run *r, struct cat_stmt *st)
 {
 	const struct cat_rbac_stmt *rs = st->rbac;
 	struct cat_role_info ri;
-	char id[CAT_ID_MAX];
+	char id[CAT_ID_MAX], verifier[CAT_SCRAM_VERIFIER_MAX];
 	int64_t n, oid;
 	long count;
 	sqlite3_stmt *q;
 	int rc;
 
-	if (check_role_name(r, rs->role) < 0 ||
+	if (take_password(r, st->rbac, verifier, sizeof(verifier)) < 0 ||
+	    check_role_name(r, rs->role) < 0 ||
 	    cat_rbac_require_system(r->ctx, r->s, CAT_PRIV_CREATEROLE, r->e) < 0 ||
-	    check_attr_rights(r, rs, "create", 0) < 0 || check_password(r, rs) < 0)
+	    check_attr_rights(r, rs, "create", 0) < 0)
 		return EXEC_ERROR;
 	if (cat_store_begin(r->ctx->store, r->e) < 0)
 		return EXEC_ERROR;
@@ -203,7 +226,7 @@ int cat_role_create(struct exec_run *r, struct cat_stmt *st)
 	snprintf(id, sizeof(id), "u%" PRId64, n);
 	q = prep(r, "INSERT INTO roles (id, oid, name, inherit, rolcanlogin, rolsuper,"
 		    " rolcreaterole, rolcreatedb, password_hash)"
-		    " VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, NULL)");
+		    " VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8)");
 	if (!q)
 		goto fail;
 	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
@@ -214,9 +237,19 @@ int cat_role_create(struct exec_run *r, struct cat_stmt *st)
 	sqlite3_bind_int(q, 5, attr(rs, CAT_RATTR_SUPERUSER, 0));
 	sqlite3_bind_int(q, 6, attr(rs, CAT_RATTR_CREATEROLE, 0));
 	sqlite3_bind_int(q, 7, attr(rs, CAT_RATTR_CREATEDB, 0));
+	if (verifier[0])
+		sqlite3_bind_text(q, 8, verifier, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(q, 8);
 	if (run_write(r, q) < 0 || cat_store_commit(r->ctx->store, r->e) < 0)
 		goto fail;
-	audit(r, "role_created", id, rs->role);
+	{
+		char detail[CAT_IDENT_MAX + 32];
+
+		snprintf(detail, sizeof(detail), "%s%s", rs->role,
+			 verifier[0] ? " password=set" : "");
+		audit(r, "role_created", id, detail);
+	}
 	return complete(r, st);
 fail:
 	cat_store_rollback(r->ctx->store);
@@ -238,10 +271,17 @@ int cat_role_alter(struct exec_run *r, struct cat_stmt *st)
 {
 	const struct cat_rbac_stmt *rs = st->rbac;
 	struct cat_role_info ri;
+	char verifier[CAT_SCRAM_VERIFIER_MAX];
+	int own_password;
 
-	if (find_role(r, rs->role, &ri) < 0 ||
-	    cat_rbac_require_system(r->ctx, r->s, CAT_PRIV_CREATEROLE, r->e) < 0 ||
-	    check_attr_rights(r, rs, "alter", ri.superuser) < 0 || check_password(r, rs) < 0)
+	if (take_password(r, st->rbac, verifier, sizeof(verifier)) < 0 ||
+	    find_role(r, rs->role, &ri) < 0)
+		return EXEC_ERROR;
+	/* PostgreSQL: any role may change its own password. */
+	own_password = rs->password && !rs->attr_set && !strcmp(r->s->role.id, ri.id);
+	if (!own_password &&
+	    (cat_rbac_require_system(r->ctx, r->s, CAT_PRIV_CREATEROLE, r->e) < 0 ||
+	     check_attr_rights(r, rs, "alter", ri.superuser) < 0))
 		return EXEC_ERROR;
 	/* The bootstrap role keeps SUPERUSER: someone must be able to undo. */
 	if (!strcmp(ri.id, "u1") && (rs->attr_set & ~rs->attr_on & CAT_RATTR_SUPERUSER)) {
@@ -267,6 +307,19 @@ int cat_role_alter(struct exec_run *r, struct cat_stmt *st)
 		if (run_write(r, q) < 0)
 			goto fail;
 	}
+	if (rs->password) {
+		sqlite3_stmt *q = prep(r, "UPDATE roles SET password_hash = ?2 WHERE id = ?1");
+
+		if (!q)
+			goto fail;
+		sqlite3_bind_text(q, 1, ri.id, -1, SQLITE_STATIC);
+		if (verifier[0])
+			sqlite3_bind_text(q, 2, verifier, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(q, 2);
+		if (run_write(r, q) < 0)
+			goto fail;
+	}
 	if (cat_store_commit(r->ctx->store, r->e) < 0)
 		goto fail;
 	/* The session's copy (is_superuser, login) follows its own role. */
@@ -276,7 +329,13 @@ int cat_role_alter(struct exec_run *r, struct cat_stmt *st)
 		if (pgw_parameter_status(r->out, "is_superuser", ri.superuser ? "on" : "off") < 0)
 			return oom(r);
 	}
-	audit(r, "role_altered", ri.id, rs->role);
+	{
+		char detail[CAT_IDENT_MAX + 32];
+
+		snprintf(detail, sizeof(detail), "%s%s", rs->role,
+			 !rs->password ? "" : verifier[0] ? " password=set" : " password=cleared");
+		audit(r, "role_altered", ri.id, detail);
+	}
 	return complete(r, st);
 fail:
 	cat_store_rollback(r->ctx->store);

@@ -240,6 +240,7 @@ static const struct stmt_def {
 					      cat_ddl_describe_show_create, 0, 0 },
 	[CAT_STMT_COMMENT] = { cat_ddl_comment, NULL, 1, 0 },
 	[CAT_STMT_ALTER_SYSTEM] = { cat_sysvar_alter, NULL, 1, 0 },
+	[CAT_STMT_ALTER_SYSTEM_ROTATE] = { cat_ddl_rotate_key, NULL, 1, 0 },
 };
 #define NDEFS (sizeof(stmt_defs) / sizeof(stmt_defs[0]))
 
@@ -755,6 +756,7 @@ int cat_session_waits_on(const struct cat_session *s, uint64_t request_id)
 	case CAT_PEND_CREATE:
 	case CAT_PEND_ALTER:
 	case CAT_PEND_CONN:
+	case CAT_PEND_KEYS:
 		return s->pending.request_id == request_id;
 	case CAT_PEND_DROP:
 		for (size_t i = 0; i < s->pending.ndrop; i++)

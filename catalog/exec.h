@@ -44,6 +44,7 @@ enum cat_pending_kind {
 	CAT_PEND_DROP,
 	CAT_PEND_CONN,           /* ddl_conn.c: SSH keys for CREATE / ROTATE KEYS */
 	CAT_PEND_JOB,            /* ddl_conn.c: a validation job (request_id = job id) */
+	CAT_PEND_KEYS,           /* ddl_keys.c: ALTER SYSTEM ROTATE ... KEY */
 };
 
 struct cat_setting;

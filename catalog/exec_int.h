@@ -61,6 +61,11 @@ int cat_ddl_lookup_item(struct exec_run *r, const struct cat_name *n,
 int cat_ddl_resolve_schema(struct exec_run *r, const struct cat_name *n,
 			   struct cat_schema *sc);
 
+/* ddl_keys.c: ALTER SYSTEM ROTATE {DATA | MASTER} KEY (superuser; parks
+ * on the vault's Reply) and the vault's progress reports. */
+int cat_ddl_rotate_key(struct exec_run *r, struct cat_stmt *st);
+int cat_ddl_keys_vault_reply(struct exec_run *r, const Tether__Reply *reply);
+
 /* ddl_role.c: roles, GRANT/REVOKE, OWNER TO, databases, schemas, SET ROLE */
 int cat_role_create(struct exec_run *r, struct cat_stmt *st);
 int cat_role_alter(struct exec_run *r, struct cat_stmt *st);

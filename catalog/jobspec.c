@@ -1,8 +1,9 @@
 /* Building a validation job from a connection's option set: options as
  * parts (text or secret id, SQL.md 4.3 chains kept as parts), the SSH
- * tunnel it goes through (its HOST/PORT/USER, public key blobs and pinned
- * host key), and the grant (secrets with their committed vault version,
- * key owner, destinations "host:port"). No secret value is ever read here. */
+ * tunnels it goes through (HOST/PORT/USER, public key blobs and pinned host
+ * key: the default one, and KAFKA's per-broker ones), and the grant (secrets
+ * with their committed vault version, key owners, destinations "host:port").
+ * No secret value is ever read here. */
 #include "jobspec.h"
 
 #include <inttypes.h>
@@ -22,6 +23,7 @@ static const int validator_available[CONN_NTYPES] = {
 	[CONN_SSH_TUNNEL] = 1,
 	[CONN_MYSQL] = 1,
 	[CONN_SQL_SERVER] = 1,
+	[CONN_KAFKA] = 1,
 };
 
 int cat_jobspec_type_validates(enum conn_type t)
@@ -149,13 +151,15 @@ int cat_hostkey_pin(struct cat_store *st, uint64_t tunnel_id, const char *hostpo
 
 /* ---- building ---- */
 
-/* Owns every string and array the JobSpec points to until it is packed. */
+/* Owns every string and array the JobSpec points to until it is packed.
+ * nums and names are per option (by its index). */
 struct builder {
 	Tether__JobOption *opts;
 	Tether__JobOption **optp;
 	Tether__JobValuePart *parts;
 	Tether__JobValuePart **partp;
 	char (*nums)[32];
+	char (*names)[40];
 	size_t nopts, nparts;
 };
 
@@ -166,6 +170,40 @@ static void builder_free(struct builder *b)
 	free(b->parts);
 	free(b->partp);
 	free(b->nums);
+	free(b->names);
+}
+
+/* One tunnel of the job and the storage its JobTunnel points into. */
+struct tunnel_buf {
+	Tether__JobTunnel t;
+	uint8_t blobs[2][51];
+	char hostport[CAT_JOB_DEST_MAX];
+	char pinned[CAT_JOB_HOST_KEY_MAX];
+	struct conn_optset opts;        /* loaded from the store (not for self) */
+};
+
+static int add_dest(struct cat_jobspec *js, const char *d, struct err *e)
+{
+	for (size_t i = 0; i < js->ndests; i++)
+		if (strcmp(js->dests[i], d) == 0)
+			return 0;
+	if (js->ndests == CAT_JOB_MAX_DESTS)
+		return err_set(e, "54000", "a validation can reach at most %d addresses",
+			       CAT_JOB_MAX_DESTS);
+	snprintf(js->dests[js->ndests++], CAT_JOB_DEST_MAX, "%s", d);
+	return 0;
+}
+
+static int add_ssh_owner(struct cat_jobspec *js, uint64_t id, struct err *e)
+{
+	for (size_t i = 0; i < js->nssh_owners; i++)
+		if (js->ssh_owners[i] == id)
+			return 0;
+	if (js->nssh_owners == CAT_JOB_MAX_TUNNELS)
+		return err_set(e, "54000", "a validation can go through at most %d SSH tunnels",
+			       CAT_JOB_MAX_TUNNELS);
+	js->ssh_owners[js->nssh_owners++] = id;
+	return 0;
 }
 
 static int add_secret(struct cat_store *st, struct cat_jobspec *js, uint64_t id, struct err *e)
@@ -275,12 +313,15 @@ static int hostport(const struct conn_optset *set, enum conn_type type, char *bu
 	return 0;
 }
 
+/* Fills tb for SSH tunnel `tunnel_id` with options tset; grants its keys
+ * and its bastion as a destination. */
 static int fill_tunnel(struct cat_store *st, struct cat_jobspec *js, uint64_t tunnel_id,
 		       const struct conn_optset *tset, const char *const keys[2],
-		       Tether__JobTunnel *t, uint8_t blobs[2][51], struct err *e)
+		       struct tunnel_buf *tb, struct err *e)
 {
 	char k1[128], k2[128];
 	const struct conn_opt *port = conn_optset_get(tset, CONN_O_PORT);
+	Tether__JobTunnel *t = &tb->t;
 
 	tether__job_tunnel__init(t);
 	t->connection_id = tunnel_id;
@@ -290,7 +331,7 @@ static int fill_tunnel(struct cat_store *st, struct cat_jobspec *js, uint64_t tu
 	if (!t->host || !t->user)
 		return err_set(e, "22023", "invalid connection configuration: the SSH tunnel needs "
 			       "HOST and USER");
-	if (hostport(tset, CONN_SSH_TUNNEL, js->tunnel_hostport, sizeof(js->tunnel_hostport), e) < 0)
+	if (hostport(tset, CONN_SSH_TUNNEL, tb->hostport, sizeof(tb->hostport), e) < 0)
 		return -1;
 	if (keys) {
 		snprintf(k1, sizeof(k1), "%s", keys[0] ? keys[0] : "");
@@ -298,20 +339,185 @@ static int fill_tunnel(struct cat_store *st, struct cat_jobspec *js, uint64_t tu
 	} else if (stored_keys(st, tunnel_id, k1, k2, e) < 0) {
 		return -1;
 	}
-	if (key_blob(k1, blobs[0]) < 0 || key_blob(k2, blobs[1]) < 0)
+	if (key_blob(k1, tb->blobs[0]) < 0 || key_blob(k2, tb->blobs[1]) < 0)
 		return err_set(e, "XX000", "internal error: catalog: SSH tunnel u%" PRIu64
 			       " has no public keys", tunnel_id);
-	t->public_key_1.data = blobs[0];
+	t->public_key_1.data = tb->blobs[0];
 	t->public_key_1.len = 51;
-	t->public_key_2.data = blobs[1];
+	t->public_key_2.data = tb->blobs[1];
 	t->public_key_2.len = 51;
-	if (cat_hostkey_get(st, tunnel_id, js->tunnel_hostport, js->pinned, e) < 0)
+	if (cat_hostkey_get(st, tunnel_id, tb->hostport, tb->pinned, e) < 0)
 		return -1;
-	t->pinned_host_key = js->pinned;
-	js->tunnel_id = tunnel_id;
-	js->ssh_owner = tunnel_id;
-	snprintf(js->dests[js->ndests++], CAT_JOB_DEST_MAX, "%s", js->tunnel_hostport);
+	t->pinned_host_key = tb->pinned;
+	if (add_ssh_owner(js, tunnel_id, e) < 0 || add_dest(js, tb->hostport, e) < 0)
+		return -1;
 	return 0;
+}
+
+/* Loads SSH TUNNEL connection `id` from the store into tb. */
+static int load_tunnel(struct cat_store *st, struct cat_jobspec *js, uint64_t id,
+		       struct tunnel_buf *tb, struct err *e)
+{
+	int r = cat_store_conn_load(st, id, &tb->opts, e);
+
+	if (r <= 0) {
+		if (r == 0)
+			err_set(e, "42704", "unknown catalog item 'u%" PRIu64 "'", id);
+		return -1;
+	}
+	return fill_tunnel(st, js, id, &tb->opts, NULL, tb, e);
+}
+
+/* The result's host key is pinned for this tunnel. */
+static void pin_tunnel(struct cat_jobspec *js, const struct tunnel_buf *tb)
+{
+	js->tunnel_id = tb->t.connection_id;
+	snprintf(js->tunnel_hostport, sizeof(js->tunnel_hostport), "%s", tb->hostport);
+	snprintf(js->pinned, sizeof(js->pinned), "%s", tb->pinned);
+}
+
+/* ---- KAFKA (validator/val.h, conn_kafka.c: the job encoding) ---- */
+
+static Tether__JobOption *text_option(struct builder *b, const char *name, const char *text)
+{
+	Tether__JobOption *o = &b->opts[b->nopts];
+
+	tether__job_option__init(o);
+	snprintf(b->names[b->nopts], sizeof(b->names[0]), "%s", name);
+	o->name = b->names[b->nopts];
+	o->parts = &b->partp[b->nparts];
+	new_part(b, o)->text = (char *)text;
+	b->optp[b->nopts++] = o;
+	return o;
+}
+
+/* An option whose value is a catalog id, as decimal text. */
+static void id_option(struct builder *b, const char *name, uint64_t id)
+{
+	snprintf(b->nums[b->nopts], sizeof(b->nums[0]), "%" PRIu64, id);
+	text_option(b, name, b->nums[b->nopts]);
+}
+
+/* A broker as the check names it ("host:port", "[v6]:port", port 9092 by
+ * default): the first one is the destination secrets are released for.
+ * A form the check rejects is kept verbatim (it fails before any secret). */
+static void kafka_broker_dest(const char *addr, char *out, size_t size)
+{
+	const char *colon = NULL, *h = addr;
+	size_t hl;
+	long port = 9092;
+
+	if (addr[0] == '[') {
+		const char *rb = strchr(addr, ']');
+		if (!rb)
+			goto verbatim;
+		h = addr + 1;
+		hl = (size_t)(rb - h);
+		if (rb[1] == ':')
+			colon = rb + 1;
+		else if (rb[1])
+			goto verbatim;
+	} else {
+		colon = strrchr(addr, ':');
+		if (colon && strchr(addr, ':') != colon)
+			goto verbatim;
+		hl = colon ? (size_t)(colon - addr) : strlen(addr);
+	}
+	if (hl == 0 || hl >= 256)
+		goto verbatim;
+	if (colon) {
+		char *end = NULL;
+		port = strtol(colon + 1, &end, 10);
+		if (!colon[1] || *end || port < 1 || port > 65535)
+			goto verbatim;
+	}
+	snprintf(out, size, memchr(h, ':', hl) ? "[%.*s]:%ld" : "%.*s:%ld", (int)hl, h, port);
+	return;
+verbatim:
+	snprintf(out, size, "%s", addr);
+}
+
+static size_t kafka_nbrokers(const struct conn_optset *set)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (set->opts[i].v.form == CONN_VF_BROKERS)
+			n += set->opts[i].v.nbrokers;
+	return n;
+}
+
+/* BROKER <n> [SSH TUNNEL | AWS PRIVATELINK], AWS PRIVATELINK, AWS
+ * CONNECTION; the first broker is the target (dests[0]). */
+static int kafka_options(struct cat_jobspec *js, struct builder *b,
+			 const struct conn_optset *set, struct err *e)
+{
+	size_t n = 0;
+	char name[40];
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct conn_opt *co = &set->opts[i];
+
+		if (co->v.form == CONN_VF_REF && (co->id == CONN_O_AWS_PRIVATELINK ||
+						  co->id == CONN_O_AWS_CONNECTION))
+			id_option(b, conn_opts[co->id].name, co->v.id);
+		if (co->v.form != CONN_VF_BROKERS)
+			continue;
+		for (size_t k = 0; k < co->v.nbrokers; k++) {
+			const struct conn_broker *br = &co->v.brokers[k];
+
+			n++;
+			snprintf(name, sizeof(name), "BROKER %zu", n);
+			text_option(b, name, br->addr ? br->addr : "");
+			if (n == 1) {
+				char d[CAT_JOB_DEST_MAX];
+				kafka_broker_dest(br->addr ? br->addr : "", d, sizeof(d));
+				if (add_dest(js, d, e) < 0)
+					return -1;
+			}
+			if (br->tunnel == CONN_TUNNEL_NONE)
+				continue;
+			snprintf(name, sizeof(name), "BROKER %zu %s", n,
+				 br->tunnel == CONN_TUNNEL_SSH ? "SSH TUNNEL" : "AWS PRIVATELINK");
+			id_option(b, name, br->tunnel_id);
+		}
+	}
+	return 0;
+}
+
+/* The per-broker SSH tunnels other than the default (tbs[0] when
+ * `deflt`), each once, into tbs[1...]; returns their number or -1. */
+static long kafka_tunnels(struct cat_store *st, struct cat_jobspec *js,
+			  const struct conn_optset *set, int deflt, struct tunnel_buf *tbs,
+			  Tether__JobTunnel **out, struct err *e)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct conn_value *v = &set->opts[i].v;
+
+		if (v->form != CONN_VF_BROKERS)
+			continue;
+		for (size_t k = 0; k < v->nbrokers; k++) {
+			uint64_t id = v->brokers[k].tunnel_id;
+			int seen = deflt && tbs[0].t.connection_id == id;
+
+			if (v->brokers[k].tunnel != CONN_TUNNEL_SSH)
+				continue;
+			for (size_t j = 0; j < n && !seen; j++)
+				seen = tbs[1 + j].t.connection_id == id;
+			if (seen)
+				continue;
+			if (n == CAT_JOB_MAX_TUNNELS)
+				return err_set(e, "54000", "a validation can go through at most %d "
+					       "SSH tunnels", CAT_JOB_MAX_TUNNELS);
+			if (load_tunnel(st, js, id, &tbs[1 + n], e) < 0)
+				return -1;
+			out[n] = &tbs[1 + n].t;
+			n++;
+		}
+	}
+	return (long)n;
 }
 
 int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
@@ -321,12 +527,12 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 {
 	Tether__Envelope env = TETHER__ENVELOPE__INIT;
 	Tether__JobSpec spec = TETHER__JOB_SPEC__INIT;
-	Tether__JobTunnel tun;
 	struct builder b = { 0 };
-	struct conn_optset tset = { 0 };
-	uint8_t blobs[2][51];
-	char *dptr[2];
-	size_t nparts = 0;
+	/* [0] the default tunnel, then KAFKA's per-broker ones */
+	struct tunnel_buf *tbs = NULL;
+	Tether__JobTunnel *tptr[CAT_JOB_MAX_TUNNELS];
+	char *dptr[CAT_JOB_MAX_DESTS];
+	size_t nparts = 0, nopts;
 	int rc = -1;
 
 	memset(js, 0, sizeof(*js));
@@ -339,12 +545,17 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 	snprintf(js->type, sizeof(js->type), "%s", conn_types[type].catalog_name);
 	for (size_t i = 0; i < set->n; i++)
 		nparts += set->opts[i].v.form == CONN_VF_CHAIN ? set->opts[i].v.nparts : 1;
-	b.opts = calloc(set->n + 1, sizeof(*b.opts));
-	b.optp = calloc(set->n + 1, sizeof(*b.optp));
+	/* KAFKA: BROKER <n> and its tunnel per broker, one part each. */
+	nopts = set->n + 1 + (type == CONN_KAFKA ? 2 * kafka_nbrokers(set) : 0);
+	nparts += nopts - set->n;
+	b.opts = calloc(nopts, sizeof(*b.opts));
+	b.optp = calloc(nopts, sizeof(*b.optp));
 	b.parts = calloc(nparts + 1, sizeof(*b.parts));
 	b.partp = calloc(nparts + 1, sizeof(*b.partp));
-	b.nums = calloc(set->n + 1, sizeof(*b.nums));
-	if (!b.opts || !b.optp || !b.parts || !b.partp || !b.nums) {
+	b.nums = calloc(nopts, sizeof(*b.nums));
+	b.names = calloc(nopts, sizeof(*b.names));
+	tbs = calloc(CAT_JOB_MAX_TUNNELS + 1, sizeof(*tbs));
+	if (!b.opts || !b.optp || !b.parts || !b.partp || !b.nums || !b.names || !tbs) {
 		err_set(e, "53200", "out of memory");
 		goto out;
 	}
@@ -352,37 +563,55 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 		if (add_option(st, js, &b, &set->opts[i], e) < 0)
 			goto out;
 	/* The target first: secrets are audited with it as destination. */
-	if (hostport(set, type, js->dests[0], sizeof(js->dests[0]), e) < 0)
-		goto out;
-	js->ndests = 1;
+	if (type == CONN_KAFKA) {
+		/* Brokers, not HOST; a default AWS PRIVATELINK has none (the
+		 * check answers 0A000 before it needs a destination). */
+		if (kafka_options(js, &b, set, e) < 0)
+			goto out;
+	} else {
+		if (hostport(set, type, js->dests[0], sizeof(js->dests[0]), e) < 0)
+			goto out;
+		js->ndests = 1;
+	}
 
 	spec.tunnel = NULL;
 	if (type == CONN_SSH_TUNNEL) {
 		/* The tunnel itself is the target: its keys, its pin. */
 		js->ndests = 0;
-		if (fill_tunnel(st, js, conn_id, set, self_keys, &tun, blobs, e) < 0)
+		if (fill_tunnel(st, js, conn_id, set, self_keys, &tbs[0], e) < 0)
 			goto out;
-		spec.tunnel = &tun;
+		pin_tunnel(js, &tbs[0]);
+		spec.tunnel = &tbs[0].t;
 	} else {
 		const struct conn_opt *ref = conn_optset_get(set, CONN_O_SSH_TUNNEL);
 
-		if (conn_optset_get(set, CONN_O_AWS_PRIVATELINK)) {
-			/* SQL.md 6: no cloud support here [MZ wording]. */
+		if (type != CONN_KAFKA && conn_optset_get(set, CONN_O_AWS_PRIVATELINK)) {
+			/* SQL.md 6: no cloud support here [MZ wording]. (KAFKA's
+			 * check says so itself, per broker or for the default.) */
 			err_set(e, "0A000", "AWS PrivateLink connections are unsupported");
 			goto out;
 		}
 		if (ref && ref->v.form == CONN_VF_REF) {
-			int r = cat_store_conn_load(st, ref->v.id, &tset, e);
+			if (load_tunnel(st, js, ref->v.id, &tbs[0], e) < 0)
+				goto out;
+			pin_tunnel(js, &tbs[0]);
+			spec.tunnel = &tbs[0].t;
+		}
+		if (type == CONN_KAFKA) {
+			long n = kafka_tunnels(st, js, set, spec.tunnel != NULL, tbs, tptr, e);
 
-			if (r <= 0) {
-				if (r == 0)
-					err_set(e, "42704", "unknown catalog item 'u%" PRIu64 "'",
-						ref->v.id);
+			if (n < 0)
 				goto out;
+			spec.n_tunnels = (size_t)n;
+			spec.tunnels = tptr;
+			/* One host key comes back: pin it only when it can be
+			 * only one tunnel's. */
+			if (n == 1 && !spec.tunnel)
+				pin_tunnel(js, &tbs[1]);
+			else if (n > 0) {
+				js->tunnel_id = 0;
+				js->tunnel_hostport[0] = js->pinned[0] = '\0';
 			}
-			if (fill_tunnel(st, js, ref->v.id, &tset, NULL, &tun, blobs, e) < 0)
-				goto out;
-			spec.tunnel = &tun;
 		}
 	}
 
@@ -412,7 +641,9 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 	tether__envelope__pack(&env, js->packed);
 	rc = 0;
 out:
-	conn_optset_free(&tset);
+	for (size_t i = 0; tbs && i < CAT_JOB_MAX_TUNNELS + 1; i++)
+		conn_optset_free(&tbs[i].opts);
+	free(tbs);
 	builder_free(&b);
 	if (rc < 0)
 		cat_jobspec_free(js);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -16,6 +18,7 @@
 #include "log.h"
 #include "sandbox.h"
 #include "server.h"
+#include "tls.h"
 
 static void usage(void)
 {
@@ -68,6 +71,48 @@ static int fd_open(int fd)
 	return fcntl(fd, F_GETFD) >= 0;
 }
 
+/* tetherd passes a TCP listening socket as fd 6 when listen.tcp is set.
+ * Checked before anything else opens a descriptor (6 would be reused). */
+static int tcp_listener_fd(void)
+{
+	struct stat st;
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	if (fstat(SBX_FD_TCP_LISTENER, &st) != 0 || !S_ISSOCK(st.st_mode) ||
+	    getsockopt(SBX_FD_TCP_LISTENER, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 ||
+	    (domain != AF_INET && domain != AF_INET6))
+		return -1;
+	return SBX_FD_TCP_LISTENER;
+}
+
+/* The TLS context of the TCP listener (tls.* keys), read after sbx_enter.
+ * NULL when TCP is off or the files cannot be used: then no TCP client is
+ * served (logged), the Unix socket works as before. */
+static struct cat_tls *tls_load(int tcp_fd)
+{
+	struct cat_tls *tls = NULL;
+	const char *cert = tcfg_get(&config, TCFG_TLS_CERTIFICATE);
+	const char *key = tcfg_get(&config, TCFG_TLS_KEY);
+	struct err e;
+
+	if (tcp_fd < 0)
+		return NULL;
+	err_clear(&e);
+	if (!cert || !key) {
+		log_error("tls_unavailable", "reason=\"listen.tcp needs tls.certificate and tls.key\"");
+		return NULL;
+	}
+	if (cat_tls_open(&tls, cert, key, tcfg_get(&config, TCFG_TLS_CA), &e) < 0) {
+		char q[600];
+
+		log_error("tls_unavailable", "error=%s", log_quote(q, sizeof(q), e.message));
+		fprintf(stderr, "tether-catalog: %s\n", e.message);
+		return NULL;
+	}
+	return tls;
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = NULL;
@@ -80,6 +125,7 @@ int main(int argc, char **argv)
 	char path[4096];
 	sigset_t mask;
 	int sigfd, rc;
+	int tcp_fd = tcp_listener_fd();
 
 	tcfg_init(&config);
 	for (int i = 1; i < argc; i++) {
@@ -113,9 +159,15 @@ int main(int argc, char **argv)
 		log_error("signalfd_failed", NULL);
 		return 1;
 	}
+	/* OpenSSL's one-time set-up (no files, no descriptors) runs before
+	 * the seccomp filter: it asks sysinfo(2), which the catalog's
+	 * allowlist does not need otherwise. */
+	cat_tls_init();
 	{
-		const int keep[] = { SBX_FD_SUPERVISOR, SBX_FD_PEER, SBX_FD_LISTENER, sigfd };
-		sbx_enter(SBX_ROLE_CATALOG, keep, sizeof(keep) / sizeof(keep[0]));
+		const int keep[] = { SBX_FD_SUPERVISOR, SBX_FD_PEER, SBX_FD_LISTENER, sigfd,
+				     tcp_fd };
+		sbx_enter(SBX_ROLE_CATALOG, keep,
+			  sizeof(keep) / sizeof(keep[0]) - (tcp_fd < 0 ? 1 : 0));
 	}
 	if (!fd_open(SBX_FD_SUPERVISOR) || !fd_open(SBX_FD_LISTENER)) {
 		log_error("missing_descriptors", "need=3,5");
@@ -156,8 +208,11 @@ int main(int argc, char **argv)
 	fds.supervisor_fd = SBX_FD_SUPERVISOR;
 	fds.vault_fd = fd_open(SBX_FD_PEER) ? SBX_FD_PEER : -1;
 	fds.listen_fd = SBX_FD_LISTENER;
+	fds.tcp_fd = tcp_fd;
+	fds.tls = tls_load(tcp_fd);
 	log_info("catalog_started", "pid=%d", (int)getpid());
 	rc = cat_server_run(&ctx, &fds, "/etc/passwd");
+	cat_tls_close(fds.tls);
 	cat_select_close(&sel);
 	cat_store_close(&store);
 	log_info("catalog_stopped", "rc=%d", rc);

@@ -421,6 +421,56 @@ int pgw_auth_ok(struct pgw_buf *b)
 	return msg_end(b, off, rc);
 }
 
+int pgw_auth_sasl(struct pgw_buf *b, const char *const *mechs, size_t n)
+{
+	int rc = 0;
+	size_t off = msg_begin(b, 'R', &rc);
+	rc |= put_u32(b, 10);
+	for (size_t i = 0; i < n; i++)
+		rc |= put_str(b, mechs[i]);
+	rc |= put_u8(b, 0);
+	return msg_end(b, off, rc);
+}
+
+static int auth_data(struct pgw_buf *b, uint32_t code, const void *data, size_t len)
+{
+	int rc = 0;
+	size_t off = msg_begin(b, 'R', &rc);
+	rc |= put_u32(b, code);
+	rc |= pgw_buf_append(b, data, len);
+	return msg_end(b, off, rc);
+}
+
+int pgw_auth_sasl_continue(struct pgw_buf *b, const void *data, size_t len)
+{
+	return auth_data(b, 11, data, len);
+}
+
+int pgw_auth_sasl_final(struct pgw_buf *b, const void *data, size_t len)
+{
+	return auth_data(b, 12, data, len);
+}
+
+int pgw_parse_sasl_initial(const uint8_t *body, size_t len, const char **mech,
+			   const uint8_t **data, size_t *data_len, struct err *e)
+{
+	struct pgw_reader r;
+	uint32_t n;
+
+	pgw_reader_init(&r, body, len);
+	*mech = pgw_get_str(&r);
+	n = pgw_get_u32(&r);
+	*data = NULL;
+	*data_len = 0;
+	if (!r.bad && n != 0xffffffffu) {
+		*data = pgw_get_bytes(&r, n);
+		*data_len = n;
+	}
+	if (r.bad || r.off != len)
+		return err_set(e, "08P01", "malformed SASLInitialResponse message");
+	return 0;
+}
+
 int pgw_parameter_status(struct pgw_buf *b, const char *name, const char *value)
 {
 	int rc = 0;

@@ -115,8 +115,19 @@ int pgw_parse_bind(const uint8_t *body, size_t len, struct pgw_bind_msg *m,
 		   struct err *e);
 void pgw_bind_free(struct pgw_bind_msg *m);
 
+/* SASLInitialResponse ('p' during SASL authentication, 55.7): the
+ * mechanism and the initial response (data NULL / len 0 if absent).
+ * Pointers refer into the body. */
+int pgw_parse_sasl_initial(const uint8_t *body, size_t len, const char **mech,
+			   const uint8_t **data, size_t *data_len, struct err *e);
+
 /* ---- encoding (each appends one whole message; -1 on ENOMEM) ---- */
 int pgw_auth_ok(struct pgw_buf *b);
+/* AuthenticationSASL (10) with its mechanism list, SASLContinue (11),
+ * SASLFinal (12). */
+int pgw_auth_sasl(struct pgw_buf *b, const char *const *mechs, size_t n);
+int pgw_auth_sasl_continue(struct pgw_buf *b, const void *data, size_t len);
+int pgw_auth_sasl_final(struct pgw_buf *b, const void *data, size_t len);
 int pgw_parameter_status(struct pgw_buf *b, const char *name, const char *value);
 int pgw_backend_key(struct pgw_buf *b, uint32_t pid, uint32_t key);
 int pgw_ready(struct pgw_buf *b, char txn_status);

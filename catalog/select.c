@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "status.h"
 
 /* Relations SELECT may name (SQL.md 8). */
 static const char *const allowed_views[] = {
@@ -21,6 +22,8 @@ static const char *const allowed_views[] = {
 	"mz_kafka_connections", "mz_aws_privatelink_connection_statuses",
 	"mz_aws_privatelink_connection_status_history",
 	"mz_ssh_tunnel_host_keys",
+	"tether_key_rotation",                   /* ddl_keys.c */
+	"tether_processes", "tether_status",     /* status.c: run-time, in memory */
 };
 
 /* SQL.md 8.5 plus the harmless aggregates and string helpers. */
@@ -188,6 +191,11 @@ int cat_select_open(struct cat_select *s, const char *path, struct err *e)
 		sqlite3_create_function(s->db, session_functions[i].name, 0,
 					SQLITE_UTF8, s, session_functions[i].fn,
 					NULL, NULL);
+	if (cat_status_register(s->db) != 0) {
+		err_set(e, "XX000", "internal error: catalog: cannot register status tables");
+		cat_select_close(s);
+		return -1;
+	}
 	sqlite3_set_authorizer(s->db, authorize, s);
 	sqlite3_progress_handler(s->db, 1000, progress, s);
 	return 0;

@@ -5,6 +5,8 @@
 
 #include "exec.h"
 
+struct cat_tls;
+
 #define CAT_MAX_CLIENTS 256
 #define CAT_STARTUP_TIMEOUT_S 60
 
@@ -13,6 +15,8 @@ struct cat_server_fds {
 	int supervisor_fd;      /* IPC_SUP_CATALOG, end B */
 	int vault_fd;           /* IPC_CATALOG_VAULT, end A, or -1 */
 	int listen_fd;          /* pgwire Unix listening socket */
+	int tcp_fd;             /* TCP listener (listen.tcp), or -1 */
+	struct cat_tls *tls;    /* its TLS context (tls.*); NULL: TCP unused */
 };
 
 /* Runs until the supervisor channel closes or SIGTERM (returns 0), or a

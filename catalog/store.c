@@ -186,6 +186,17 @@ static const char schema_v5[] =
 	"  k.host AS host, k.host_key AS host_key, k.pinned_at AS pinned_at"
 	"  FROM ssh_host_keys k LIMIT -1;";
 
+/* Key rotations as the vault reports them (catalog/ddl_keys.c): the
+ * latest state per (kind, term), kept as history. */
+static const char schema_v6[] =
+	"CREATE TABLE key_rotations("
+	"  kind TEXT NOT NULL, term INTEGER NOT NULL, state TEXT NOT NULL,"
+	"  records_total INTEGER NOT NULL, records_done INTEGER NOT NULL,"
+	"  started_at TEXT, finished_at TEXT, PRIMARY KEY (kind, term, started_at));"
+	"CREATE VIEW tether_key_rotation AS SELECT kind, term, state,"
+	"  records_total, records_done, started_at, finished_at"
+	"  FROM key_rotations ORDER BY started_at LIMIT -1;";
+
 /* Migration n brings the schema from version n-1 to n. */
 static const char *const migrations[] = {
 	[1] = schema_v1,
@@ -193,6 +204,7 @@ static const char *const migrations[] = {
 	[3] = schema_v3,
 	[4] = schema_v4,        /* system variables (sysvars.c) */
 	[5] = schema_v5,        /* pinned SSH host keys (jobspec.c) */
+	[6] = schema_v6,        /* key rotations (ddl_keys.c) */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

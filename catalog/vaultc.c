@@ -303,6 +303,22 @@ int cat_vault_commit_secret(struct cat_vault *v, uint64_t id, uint64_t version)
 	return enqueue(v, &env);
 }
 
+int cat_vault_rotate_key(struct cat_vault *v, const char *kind, const char *role,
+			 uint64_t *request_id)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__RotateKey k = TETHER__ROTATE_KEY__INIT;
+
+	env.request_id = v->next_request_id++;
+	env.body_case = TETHER__ENVELOPE__BODY_ROTATE_KEY;
+	env.rotate_key = &k;
+	k.kind = (char *)kind;
+	k.role = (char *)role;
+	if (request_id)
+		*request_id = env.request_id;
+	return enqueue(v, &env);
+}
+
 int cat_vault_audit(struct cat_vault *v, const char *event, const char *role,
 		    const char *object_id, const char *detail)
 {
@@ -316,6 +332,19 @@ int cat_vault_audit(struct cat_vault *v, const char *event, const char *role,
 	a.role = (char *)role;
 	a.object_id = (char *)object_id;
 	a.detail = (char *)detail;
+	return enqueue(v, &env);
+}
+
+int cat_vault_request_status(struct cat_vault *v, uint64_t *request_id)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__VaultStatusRequest r = TETHER__VAULT_STATUS_REQUEST__INIT;
+
+	env.request_id = v->next_request_id++;
+	env.body_case = TETHER__ENVELOPE__BODY_VAULT_STATUS_REQUEST;
+	env.vault_status_request = &r;
+	if (request_id)
+		*request_id = env.request_id;
 	return enqueue(v, &env);
 }
 

@@ -66,6 +66,10 @@ int cat_vault_delete_secret(struct cat_vault *v, uint64_t id, const char *name,
 int cat_vault_commit_secret(struct cat_vault *v, uint64_t id, uint64_t version);
 int cat_vault_audit(struct cat_vault *v, const char *event, const char *role,
 		    const char *object_id, const char *detail);
+/* ALTER SYSTEM ROTATE {DATA | MASTER} KEY: kind "data" | "master";
+ * answered by a Reply (request_id). */
+int cat_vault_rotate_key(struct cat_vault *v, const char *kind, const char *role,
+			 uint64_t *request_id);
 
 /* SSH key pairs of an SSH TUNNEL connection (the vault generates, keeps and
  * signs with the private halves; only public keys come back).
@@ -103,5 +107,7 @@ int cat_vault_take_ssh_keys(struct cat_vault *v, uint64_t request_id,
 /* Applies a ReconcileResult: logs shredded and missing ids, records the
  * maxima, and makes the channel READY. */
 void cat_vault_reconciled(struct cat_vault *v, const Tether__ReconcileResult *r);
+/* VaultStatusRequest (status.c): answered by VaultStatus, no Reply. */
+int cat_vault_request_status(struct cat_vault *v, uint64_t *request_id);
 
 #endif

@@ -5,6 +5,8 @@
  * error that names FILE:LINE. */
 #include "config.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -23,6 +25,8 @@ enum kind {
 	K_AZ_LIST,      /* AZ ids: use1-az1, use1-az2 */
 	K_INT,          /* decimal integer in [min, max] */
 	K_BOOL,         /* true/false, on/off, yes/no, 1/0 */
+	K_USER,         /* system user name: [a-z_][a-z0-9_-]*, <= 32 */
+	K_HOSTPORT,     /* IPv4 address or [IPv6 address], ':', port */
 };
 
 static const struct key_def {
@@ -52,6 +56,20 @@ static const struct key_def {
 	/* SQL.md 9.6: secrets are at most 512 KiB; the operator may lower it. */
 	[TCFG_MAX_SECRET_SIZE] = { "limits.max_secret_size", K_INT, "524288", 1, 524288,
 				   TCFG_FOR_CATALOG },
+	/* The optional TCP listener (TLS + SCRAM-SHA-256): tetherd binds it
+	 * and checks the files; the catalog loads them. */
+	[TCFG_LISTEN_TCP] = { "listen.tcp", K_HOSTPORT, NULL, 0, 0, TCFG_FOR_SUPERVISOR },
+	[TCFG_TLS_CERTIFICATE] = { "tls.certificate", K_PATH, NULL, 0, 0,
+				   TCFG_FOR_SUPERVISOR | TCFG_FOR_CATALOG },
+	[TCFG_TLS_KEY] = { "tls.key", K_PATH, NULL, 0, 0, TCFG_FOR_SUPERVISOR | TCFG_FOR_CATALOG },
+	[TCFG_TLS_CA] = { "tls.ca", K_PATH, NULL, 0, 0, TCFG_FOR_SUPERVISOR | TCFG_FOR_CATALOG },
+	/* Started as root, each role runs as its own user (docs/OPERATIONS.md). */
+	[TCFG_USER_VAULT] = { "users.vault", K_USER, "tether-vault", 0, 0, TCFG_FOR_SUPERVISOR },
+	[TCFG_USER_CATALOG] = { "users.catalog", K_USER, "tether-catalog", 0, 0,
+				TCFG_FOR_SUPERVISOR },
+	[TCFG_USER_VALIDATOR] = { "users.validator", K_USER, "tether-validator", 0, 0,
+				  TCFG_FOR_SUPERVISOR },
+	[TCFG_USERS_REQUIRED] = { "users.required", K_BOOL, "false", 0, 0, TCFG_FOR_SUPERVISOR },
 };
 
 #define AZ_MAX 32               /* SQL.md 9.6: AVAILABILITY ZONES entries */
@@ -269,6 +287,59 @@ static const char *check_bool(const char *v, char *out)
 	return "must be true or false";
 }
 
+static const char *check_user(const char *v, char *out)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 32 || !(islower((unsigned char)v[0]) || v[0] == '_'))
+		return "must be a system user name ([a-z_][a-z0-9_-]*, at most 32 characters)";
+	for (size_t i = 1; i < n; i++)
+		if (!islower((unsigned char)v[i]) && !isdigit((unsigned char)v[i]) &&
+		    v[i] != '_' && v[i] != '-')
+			return "must be a system user name ([a-z_][a-z0-9_-]*, at most 32 characters)";
+	strcpy(out, v);
+	return NULL;
+}
+
+/* 127.0.0.1:6876, 0.0.0.0:6876, [::1]:6876: a literal address (no name
+ * lookups in tetherd) and a port 1..65535. */
+static const char *check_hostport(const char *v, char *out)
+{
+	static const char why[] =
+		"must be an IPv4 address or a [bracketed] IPv6 address, ':' and a port (127.0.0.1:6876)";
+	const char *colon = strrchr(v, ':');
+	char host[64];
+	size_t hl;
+	unsigned char buf[16];
+	char *end;
+	long port;
+
+	if (!colon || colon == v)
+		return why;
+	hl = (size_t)(colon - v);
+	if (v[0] == '[') {
+		if (hl < 3 || v[hl - 1] != ']' || hl - 2 >= sizeof(host))
+			return why;
+		memcpy(host, v + 1, hl - 2);
+		host[hl - 2] = '\0';
+		if (inet_pton(AF_INET6, host, buf) != 1)
+			return why;
+	} else {
+		if (hl >= sizeof(host))
+			return why;
+		memcpy(host, v, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET, host, buf) != 1)
+			return why;
+	}
+	errno = 0;
+	port = is_digit(colon[1]) ? strtol(colon + 1, &end, 10) : 0;
+	if (!is_digit(colon[1]) || errno || *end || port < 1 || port > 65535)
+		return why;
+	strcpy(out, v);
+	return NULL;
+}
+
 static const char *check_value(const struct key_def *d, const char *v, char *out)
 {
 	switch (d->kind) {
@@ -293,6 +364,10 @@ static const char *check_value(const struct key_def *d, const char *v, char *out
 		return check_int(d, v, out);
 	case K_BOOL:
 		return check_bool(v, out);
+	case K_USER:
+		return check_user(v, out);
+	case K_HOSTPORT:
+		return check_hostport(v, out);
 	}
 	return "has an unknown kind";
 }

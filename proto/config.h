@@ -21,6 +21,14 @@ enum tcfg_key {
 	TCFG_VALIDATION_CONNECT_TIMEOUT,/* validation.connect_timeout_ms */
 	TCFG_VALIDATION_DENY_PRIVATE,   /* validation.deny_private_addresses */
 	TCFG_MAX_SECRET_SIZE,           /* limits.max_secret_size */
+	TCFG_LISTEN_TCP,                /* listen.tcp: host:port, unset = no TCP */
+	TCFG_TLS_CERTIFICATE,           /* tls.certificate (PEM chain) */
+	TCFG_TLS_KEY,                   /* tls.key (PEM, not group/other readable) */
+	TCFG_TLS_CA,                    /* tls.ca: client certificates required */
+	TCFG_USER_VAULT,                /* users.vault (ops: privilege drop) */
+	TCFG_USER_CATALOG,              /* users.catalog */
+	TCFG_USER_VALIDATOR,            /* users.validator */
+	TCFG_USERS_REQUIRED,            /* users.required */
 	TCFG_NKEYS
 };
 

@@ -28,11 +28,13 @@ static const Tether__Envelope__BodyCase permit_sup_vault_at_sup[] = {
 };
 static const Tether__Envelope__BodyCase permit_sup_vault_at_vault[] = {
 	B(HEALTH), B(NEW_PEER_CHANNEL), B(GRANT), B(REVOKE),
+	B(AUDIT_EVENT),         /* child start/exit, for the audit chain */
 };
 static const Tether__Envelope__BodyCase permit_catalog_vault_at_catalog[] = {
 	B(REPLY), B(SECRET_META_PAGE), B(RECONCILE_RESULT),
 	B(SSH_PUBLIC_KEYS),     /* public halves only */
 	B(VAULT_STATUS),        /* key terms and audit counters, no keys */
+	B(KEY_ROTATION_PROGRESS),  /* counts and states only */
 };
 /* No kind here returns a secret value to the catalog. */
 static const Tether__Envelope__BodyCase permit_catalog_vault_at_vault[] = {
@@ -41,6 +43,7 @@ static const Tether__Envelope__BodyCase permit_catalog_vault_at_vault[] = {
 	B(GENERATE_SSH_KEYS), B(ROTATE_SSH_KEYS), B(DELETE_SSH_KEYS),
 	B(GET_SSH_PUBLIC_KEYS),
 	B(VAULT_STATUS_REQUEST),
+	B(ROTATE_KEY),          /* ALTER SYSTEM ROTATE ... KEY (superuser) */
 };
 /* A validator learns its job from the catalog and reports one result. */
 static const Tether__Envelope__BodyCase permit_validator_catalog_at_validator[] = {

@@ -18,6 +18,7 @@ enum sbx_fd {
 	SBX_FD_SUPERVISOR = 3,  /* channel to tetherd (SEQPACKET) */
 	SBX_FD_PEER = 4,        /* catalog<->vault channel (SEQPACKET) */
 	SBX_FD_LISTENER = 5,    /* catalog only: the pgwire listening socket */
+	SBX_FD_TCP_LISTENER = 6,/* catalog only, if listen.tcp is set: TCP */
 	/* A validator (tether-validator, one per job) keeps the same numbering
 	 * so that every role finds "its vault" at 4: fd 3 is /dev/null (it has
 	 * nothing to say to tetherd; its end is watched through the pid), fd 4
@@ -43,6 +44,17 @@ void sbx_enter(enum sbx_role role, const int *keep_fds, size_t nkeep);
 int sbx_harden_process(void);
 int sbx_close_fds_except(const int *keep_fds, size_t nkeep);
 int sbx_load_seccomp(enum sbx_role role);
+
+/* Landlock (landlock.c). The kernel's Landlock ABI version, 0 when it has
+ * none (or it is disabled). */
+int sbx_landlock_abi(void);
+/* Confines the calling process's file access to what `role` needs:
+ * data_dir/<role dir> read-write (vault, catalog), read-only system files,
+ * execute of `exe` and the libraries. Sets no_new_privs. The domain is
+ * inherited across execve, so tetherd calls it between fork and exec.
+ * Returns the ABI enforced (> 0), 0 when the kernel has no Landlock
+ * (nothing done), -1 with errno on failure. Allocates nothing. */
+int sbx_landlock_enter(enum sbx_role role, const char *data_dir, const char *exe);
 
 /* 1 if the role's policy allows `syscall` (by name) under some arguments:
  * lets tests check what a policy must never contain. */

@@ -77,13 +77,17 @@ int sup_self_dir(char *buf, size_t size, struct err *e)
 /* In the child between fork and exec. Only async-signal-safe calls; any
  * failure is reported as an errno through the status pipe. */
 static void child_exec(const char *path, char *const argv[], const char *const envp[],
-		       const int *fds, size_t nfds, int status_fd, pid_t parent)
+		       const int *fds, size_t nfds, int status_fd, pid_t parent,
+		       const struct sup_confine *cf)
 {
 	int moved[8];
 	int keep[8];
 	sigset_t none;
 	int err;
 
+	/* A change of credentials clears the parent-death signal: drop first. */
+	if (cf && sup_drop_privileges(cf->creds) != 0)
+		goto fail;
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0)
 		goto fail;
 	if (getppid() != parent)        /* tetherd died before the prctl */
@@ -116,6 +120,8 @@ static void child_exec(const char *path, char *const argv[], const char *const e
 		goto fail;
 	if (devnull != STDIN_FILENO)
 		close(devnull);
+	if (cf && cf->landlock && sbx_landlock_enter(cf->role, cf->data_dir, path) < 0)
+		goto fail;
 	execve(path, argv, (char *const *)envp);
 fail:
 	err = errno;
@@ -126,6 +132,12 @@ fail:
 
 pid_t sup_spawn(const char *path, char *const argv[], const char *const envp[],
 		const int *fds, size_t nfds, struct err *e)
+{
+	return sup_spawn_ex(path, argv, envp, fds, nfds, NULL, e);
+}
+
+pid_t sup_spawn_ex(const char *path, char *const argv[], const char *const envp[],
+		   const int *fds, size_t nfds, const struct sup_confine *cf, struct err *e)
 {
 	int status_pipe[2];
 	pid_t parent = getpid();
@@ -147,7 +159,7 @@ pid_t sup_spawn(const char *path, char *const argv[], const char *const envp[],
 		return err_set(e, "58030", "fork: %s", strerror(saved));
 	}
 	if (pid == 0)
-		child_exec(path, argv, envp, fds, nfds, status_pipe[1], parent);
+		child_exec(path, argv, envp, fds, nfds, status_pipe[1], parent, cf);
 	close(status_pipe[1]);
 	/* EOF means the exec happened (the pipe is close-on-exec). */
 	do {

@@ -47,10 +47,12 @@ static int ensure_private_dir(const char *path, struct err *e)
 		return err_set(e, "58030", "cannot stat %.200s: %s", path, strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return err_set(e, "58030", "%.200s exists and is not a directory", path);
-	if (st.st_uid != geteuid())
+	/* Root hands DATA/vault and DATA/catalog to the roles' users and
+	 * leaves DATA traversable (0711) for them (privdrop.c). */
+	if (st.st_uid != geteuid() && geteuid() != 0)
 		return err_set(e, "58030", "%.200s is owned by uid %u, not by uid %u",
 			       path, (unsigned)st.st_uid, (unsigned)geteuid());
-	if (st.st_mode & 077) {
+	if (st.st_mode & 077 & ~(geteuid() == 0 ? 011u : 0u)) {
 		char q[PATH_MAX + 8];
 
 		if (chmod(path, 0700) != 0)

@@ -90,12 +90,49 @@ extern const struct sup_role sup_roles[SUP_CHILD_COUNT];
  * the sanitizer options); NULL-terminated. Returns the count. */
 size_t sup_child_env(char *const *env, const char **out, size_t max);
 
+/* ---- privilege drop and confinement (privdrop.c; ops) ---- */
+struct tcfg;
+struct sup_creds {
+	int drop;                       /* 0: run as tetherd's own user */
+	uid_t uid;
+	gid_t gid;
+	char user[64];
+};
+
+/* As root: looks up the users of users.vault, users.catalog and
+ * users.validator. A
+ * missing user is fatal with users.required=true, else logged at error
+ * level and nobody drops (all drop=0). Not root: all drop=0. Distinct,
+ * non-zero uids are required. */
+int sup_creds_resolve(const struct tcfg *cfg, struct sup_creds creds[SBX_ROLE_COUNT],
+		      struct err *e);
+/* With dropping in force: DATA becomes 0711 (traversable, not listable),
+ * DATA/vault and DATA/catalog (recursively, symlinks not followed) are
+ * given to their role's user and group, mode 0700. */
+int sup_datadir_assign(const char *dir, const struct sup_creds creds[SBX_ROLE_COUNT],
+		       struct err *e);
+/* In a forked child: setgroups(0), setresgid, setresuid, then checks that
+ * neither uid 0 nor a supplementary group can come back. 0 or -1. */
+int sup_drop_privileges(const struct sup_creds *c);
+
+/* What sup_spawn_ex applies in the child before exec. */
+struct sup_confine {
+	const struct sup_creds *creds;  /* NULL: keep tetherd's uid */
+	int landlock;                   /* apply sbx_landlock_enter(role, ...) */
+	enum sbx_role role;
+	const char *data_dir;
+};
+
 /* fork + exec of `path` with argv/envp; fds[i] becomes descriptor 3 + i,
  * stdin is /dev/null, every other descriptor is closed, signals unblocked,
  * PR_SET_PDEATHSIG(SIGKILL). Waits until the exec happened: returns the pid,
  * or -1 with e set (exec failure included; that child is reaped). */
 pid_t sup_spawn(const char *path, char *const argv[], const char *const envp[],
 		const int *fds, size_t nfds, struct err *e);
+/* The same, first dropping to cf->creds and entering Landlock (cf may be
+ * NULL). A failure to confine is an exec failure (-1, e set). */
+pid_t sup_spawn_ex(const char *path, char *const argv[], const char *const envp[],
+		   const int *fds, size_t nfds, const struct sup_confine *cf, struct err *e);
 
 /* ---- validators (validators.c): one short-lived process per job ---- */
 #define SUP_VALIDATOR_EXE "tether-validator"
@@ -137,6 +174,7 @@ struct sup_jobs {
 	char exe[PATH_MAX];
 	const char *const *envp;
 	struct sup_jobs_ops ops;
+	const struct sup_confine *confine;  /* uid + Landlock of validators, or NULL */
 	uint64_t next_request_id;
 	struct sup_job jobs[SUP_MAX_VALIDATORS];
 };

@@ -6,18 +6,21 @@
  * arrive through a signalfd. */
 #include "sup.h"
 #include "config_args.h"
+#include "tcp_listener.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -33,6 +36,10 @@ struct child {
 	int up;                         /* sent Health, or survived SUP_UP_AFTER_MS */
 	int up_once;
 	struct sup_backoff backoff;
+	/* For ChildrenStatus (tether status). */
+	unsigned int starts;
+	uint64_t started_unix_ms;
+	int last_exit_status, last_exit_signal;
 };
 
 static struct sup {
@@ -40,6 +47,7 @@ static struct sup {
 	char exe_dir[PATH_MAX];
 	int lock_fd;
 	int listen_fd;
+	int tcp_fd;                     /* listen.tcp, or -1 (tcp_listener.c) */
 	int sig_fd;
 	struct child kids[SUP_CHILD_COUNT];
 	const char *envp[8];
@@ -49,9 +57,15 @@ static struct sup {
 	uint64_t shutdown_deadline_ms;
 	int stragglers_killed;
 	struct sup_jobs jobs;           /* validators (validators.c) */
+	struct sup_creds creds[SBX_ROLE_COUNT];  /* privdrop.c */
+	int landlock_abi;               /* 0: none / disabled */
+	struct sup_confine confine[SBX_ROLE_COUNT];
+	uint64_t started_unix_ms;
 } sup;
 
 static struct tcfg sup_config;  /* tether.conf + --set (config_args.c) */
+
+static uint64_t unix_ms(void);
 
 /* A child that never sends Health counts as up once it has lived this long
  * (a child that fails to confine itself exits long before). */
@@ -172,13 +186,35 @@ static void check_ready(void)
 	write_ready_line();
 }
 
+/* ---- audit of child lifecycle (the vault's chain, issue 8) ---- */
+
+/* The exit of the vault itself is told to its successor. */
+static char vault_exit_detail[160];
+
+static void audit_child(const char *event, const char *role, const char *detail)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__AuditEvent a = TETHER__AUDIT_EVENT__INIT;
+	struct child *v = &sup.kids[SUP_CHILD_VAULT];
+
+	if (v->pid <= 0 || v->chan.fd < 0)
+		return;
+	a.event = (char *)event;
+	a.role = (char *)role;
+	a.detail = (char *)detail;
+	env.body_case = TETHER__ENVELOPE__BODY_AUDIT_EVENT;
+	env.audit_event = &a;
+	if (ipc_send(&v->chan, &env, -1) != 0)
+		log_warn("audit_child_send_failed", "event=%s role=%s errno=%d", event, role, errno);
+}
+
 static void spawn_child(enum sup_child who)
 {
 	struct child *c = &sup.kids[who];
 	const struct sup_role *role = c->role;
 	char path[PATH_MAX + 64];
 	static struct sup_child_argv ca;
-	int fds[3];
+	int fds[4];
 	int sv[2];
 	int peer;
 	struct err e;
@@ -204,8 +240,11 @@ static void spawn_child(enum sup_child who)
 	fds[0] = sv[1];                 /* SBX_FD_SUPERVISOR */
 	fds[1] = peer;                  /* SBX_FD_PEER */
 	fds[2] = sup.listen_fd;         /* SBX_FD_LISTENER */
+	fds[3] = sup.tcp_fd;            /* SBX_FD_TCP_LISTENER, if listen.tcp */
 	sup_config_child_argv(&sup_config, who, role->exe, sup.dir, &ca);
-	pid = sup_spawn(path, ca.argv, sup.envp, fds, role->gets_listener ? 3 : 2, &e);
+	pid = sup_spawn_ex(path, ca.argv, sup.envp, fds,
+			   role->gets_listener ? (sup.tcp_fd >= 0 ? 4 : 3) : 2,
+			   &sup.confine[role->sandbox], &e);
 	close(sv[1]);
 	close(peer);
 	if (pid < 0) {
@@ -222,8 +261,108 @@ static void spawn_child(enum sup_child who)
 	c->pid = pid;
 	c->pidfd = pidfd_open(pid, 0);
 	c->started_ms = sup_now_ms();
+	c->started_unix_ms = unix_ms();
+	c->starts++;
 	c->up = 0;
 	log_info("child_started", "role=%s pid=%d exe=%s", role->name, (int)pid, path);
+	{
+		char d[64];
+		if (who == SUP_CHILD_VAULT && vault_exit_detail[0]) {
+			audit_child("child_exited", "vault", vault_exit_detail);
+			vault_exit_detail[0] = 0;
+		}
+		snprintf(d, sizeof(d), "pid=%d start=%llu", (int)pid, (unsigned long long)c->starts);
+		audit_child("child_started", role->name, d);
+	}
+}
+
+/* ---- status for the catalog (tether_internal.tether_processes) ---- */
+
+static uint64_t unix_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* "Uid:\t0\t0\t0\t0" style fields of /proc/<pid>/status. */
+static void proc_status(pid_t pid, Tether__ChildStatus *cs)
+{
+	char path[64], buf[4096];
+	int fd;
+	ssize_t n;
+
+	cs->uid = cs->gid = cs->seccomp = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *line = buf; line && *line; ) {
+		char *nl = strchr(line, '\n');
+
+		if (nl)
+			*nl = '\0';
+		if (!strncmp(line, "Uid:", 4))
+			cs->uid = atoi(line + 4);
+		else if (!strncmp(line, "Gid:", 4))
+			cs->gid = atoi(line + 4);
+		else if (!strncmp(line, "Seccomp:", 8))
+			cs->seccomp = atoi(line + 8);
+		else if (!strncmp(line, "NoNewPrivs:", 11))
+			cs->no_new_privs = atoi(line + 11) == 1;
+		line = nl ? nl + 1 : NULL;
+	}
+}
+
+/* Sent to the catalog whenever a child starts, comes up or exits. */
+static void send_children_status(void)
+{
+	struct child *cat = &sup.kids[SUP_CHILD_CATALOG];
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__ChildrenStatus m = TETHER__CHILDREN_STATUS__INIT;
+	Tether__ChildStatus cs[SUP_CHILD_COUNT];
+	Tether__ChildStatus *ptrs[SUP_CHILD_COUNT];
+	char ll[SUP_CHILD_COUNT][32];
+
+	if (cat->pid <= 0 || cat->chan.fd < 0 || !cat->up || sup.shutting_down)
+		return;
+	for (int i = 0; i < SUP_CHILD_COUNT; i++) {
+		const struct child *c = &sup.kids[i];
+
+		tether__child_status__init(&cs[i]);
+		cs[i].role = (char *)c->role->name;
+		cs[i].pid = c->pid;
+		cs[i].started_unix_ms = c->started_unix_ms;
+		cs[i].restarts = c->starts > 0 ? c->starts - 1 : 0;
+		cs[i].up = c->up;
+		cs[i].last_exit_status = c->last_exit_status;
+		cs[i].last_exit_signal = c->last_exit_signal;
+		cs[i].uid = cs[i].gid = cs[i].seccomp = -1;
+		if (c->pid > 0)
+			proc_status(c->pid, &cs[i]);
+		if (sup.landlock_abi > 0)
+			snprintf(ll[i], sizeof(ll[i]), "enforced abi=%d", sup.landlock_abi);
+		else
+			snprintf(ll[i], sizeof(ll[i]), "unsupported");
+		cs[i].landlock = ll[i];
+		ptrs[i] = &cs[i];
+	}
+	m.n_children = SUP_CHILD_COUNT;
+	m.children = ptrs;
+	m.validators_running = (uint32_t)sup_jobs_running(&sup.jobs);
+	m.supervisor_pid = (uint64_t)getpid();
+	m.supervisor_started_unix_ms = sup.started_unix_ms;
+	m.supervisor_uid = (int32_t)geteuid();
+	env.body_case = TETHER__ENVELOPE__BODY_CHILDREN_STATUS;
+	env.children_status = &m;
+	if (ipc_send(&cat->chan, &env, -1) != 0)
+		log_debug("children_status_send_failed", "errno=%d", errno);
 }
 
 static void mark_up(struct child *c, const char *how)
@@ -235,6 +374,7 @@ static void mark_up(struct child *c, const char *how)
 		  c->role->name, (int)c->pid, how);
 	c->up_once = 1;
 	check_ready();
+	send_children_status();
 }
 
 static void on_child_exit(struct child *c, int status)
@@ -248,6 +388,16 @@ static void on_child_exit(struct child *c, int status)
 		  (int)c->pid, code, sig, (unsigned long long)ran);
 	if (code == SBX_EXIT_FAILED)
 		log_error("sandbox_failed", "role=%s pid=%d", c->role->name, (int)c->pid);
+	{
+		char d[160];
+		snprintf(d, sizeof(d), "pid=%d status=%d signal=%d ran_ms=%llu restart=%s",
+			 (int)c->pid, code, sig, (unsigned long long)ran,
+			 !sup.shutting_down && c->role->restart == SUP_RESTART_ALWAYS ? "yes" : "no");
+		if (c == &sup.kids[SUP_CHILD_VAULT])
+			snprintf(vault_exit_detail, sizeof(vault_exit_detail), "%s", d);
+		else
+			audit_child("child_exited", c->role->name, d);
+	}
 	if (sig == SIGSYS)
 		log_error("seccomp_killed", "role=%s pid=%d hint=\"a syscall outside its "
 			  "allowlist; run with TETHER_SECCOMP_DEBUG=1 to name it\"",
@@ -258,6 +408,9 @@ static void on_child_exit(struct child *c, int status)
 	c->pidfd = -1;
 	c->pid = 0;
 	c->up = 0;
+	c->last_exit_status = code;
+	c->last_exit_signal = sig;
+	send_children_status();
 	/* Grants in flight died with the vault; validators whose catalog is
 	 * gone have nobody to report to. */
 	if (c == &sup.kids[SUP_CHILD_VAULT])
@@ -607,6 +760,29 @@ static int setup_signals(void)
 	return sup.sig_fd < 0 ? -1 : 0;
 }
 
+/* Landlock for every role unless TETHER_LANDLOCK=off (troubleshooting);
+ * a kernel without it is logged, not fatal (docs/OPERATIONS.md). */
+static void setup_confinement(void)
+{
+	const char *ll = getenv("TETHER_LANDLOCK");
+	int off = ll && !strcmp(ll, "off");
+
+	sup.landlock_abi = off ? 0 : sbx_landlock_abi();
+	if (off)
+		log_warn("landlock_disabled", "reason=\"TETHER_LANDLOCK=off\"");
+	else if (sup.landlock_abi <= 0)
+		log_warn("landlock_unsupported", "effect=\"roles are confined by seccomp and "
+			 "file modes only\"");
+	else
+		log_info("landlock", "abi=%d", sup.landlock_abi);
+	for (int r = 0; r < SBX_ROLE_COUNT; r++) {
+		sup.confine[r].creds = &sup.creds[r];
+		sup.confine[r].landlock = sup.landlock_abi > 0;
+		sup.confine[r].role = (enum sbx_role)r;
+		sup.confine[r].data_dir = sup.dir;
+	}
+}
+
 static int fail(const struct err *e)
 {
 	fprintf(stderr, "tetherd: %s\n", e->message);
@@ -634,7 +810,7 @@ int main(int argc, char **argv)
 		return fail(&e);
 	log_set_level(args.log_level);
 	umask(077);
-	sup.lock_fd = sup.listen_fd = sup.sig_fd = -1;
+	sup.lock_fd = sup.listen_fd = sup.tcp_fd = sup.sig_fd = -1;
 	for (int i = 0; i < SUP_CHILD_COUNT; i++) {
 		sup.kids[i].role = &sup_roles[i];
 		sup.kids[i].pidfd = -1;
@@ -644,6 +820,10 @@ int main(int argc, char **argv)
 	}
 	if (sup_datadir_init(args.data_dir, sup.dir, sizeof(sup.dir), &e) != 0)
 		return fail(&e);
+	if (sup_creds_resolve(&sup_config, sup.creds, &e) != 0 ||
+	    sup_datadir_assign(sup.dir, sup.creds, &e) != 0)
+		return fail(&e);
+	setup_confinement();
 	if (sup_lock_acquire(sup.dir, &sup.lock_fd, &e) != 0)
 		return fail(&e);
 	if (sup_self_dir(sup.exe_dir, sizeof(sup.exe_dir), &e) != 0)
@@ -654,6 +834,11 @@ int main(int argc, char **argv)
 	}
 	if (sup_listener_open(sup.dir, &sup.listen_fd, &e) != 0)
 		return fail(&e);
+	if (sup_tcp_listener_open(&sup_config, &sup.tcp_fd, &e) != 0)
+		return fail(&e);
+	if (sup.tcp_fd >= 0)
+		log_info("tcp_listener", "address=%s tls=required auth=scram-sha-256",
+			 tcfg_get(&sup_config, TCFG_LISTEN_TCP));
 	sup_child_env(environ, sup.envp, sizeof(sup.envp) / sizeof(sup.envp[0]));
 	{
 		static const struct sup_jobs_ops ops = {
@@ -664,7 +849,9 @@ int main(int argc, char **argv)
 
 		snprintf(vpath, sizeof(vpath), "%s/%s", sup.exe_dir, SUP_VALIDATOR_EXE);
 		sup_jobs_init(&sup.jobs, vpath, sup.envp, &ops);
+		sup.jobs.confine = &sup.confine[SBX_ROLE_VALIDATOR];
 	}
+	sup.started_unix_ms = unix_ms();
 	log_info("starting", "data_dir=%s", log_quote(q, sizeof(q), sup.dir));
 
 	for (int i = 0; i < SUP_CHILD_COUNT; i++)
@@ -680,6 +867,8 @@ int main(int argc, char **argv)
 	sup_listener_path(sup.dir, sock, sizeof(sock));
 	unlink(sock);
 	close(sup.listen_fd);
+	if (sup.tcp_fd >= 0)
+		close(sup.tcp_fd);
 	close(sup.lock_fd);             /* releases the flock */
 	log_info("stopped", NULL);
 	return 0;

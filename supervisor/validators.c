@@ -181,7 +181,7 @@ static void job_exec(struct sup_jobs *j, struct sup_job *job)
 	fds[0] = devnull;               /* SBX_FD_VALIDATOR_NULL */
 	fds[1] = job->val_vault_end;    /* SBX_FD_VALIDATOR_VAULT */
 	fds[2] = job->val_cat_end;      /* SBX_FD_VALIDATOR_CATALOG */
-	pid = sup_spawn(j->exe, argv, j->envp, fds, 3, &e);
+	pid = sup_spawn_ex(j->exe, argv, j->envp, fds, 3, j->confine, &e);
 	close(devnull);
 	close_fd(&job->val_vault_end);
 	close_fd(&job->val_cat_end);

@@ -18,6 +18,36 @@
 /* How long one vault answer may take (the vault fsyncs before answering). */
 #define VAL_VAULT_REPLY_MS 10000
 
+/* A JobTunnel as a val_ssh_tunnel (pointing into the spec); -1 if it
+ * lacks what an SSH connection needs. */
+static int tunnel_from(const Tether__JobTunnel *t, struct val_ssh_tunnel *out,
+		       struct val_result *r)
+{
+	if (!t->host || !*t->host || t->port == 0 || t->port > 65535 || !t->user) {
+		val_fail(r, VAL_CONFIG, NULL,
+			 "invalid connection configuration: the SSH tunnel has no HOST, PORT or USER");
+		return -1;
+	}
+	out->connection_id = t->connection_id;
+	out->host = t->host;
+	out->port = (uint16_t)t->port;
+	out->user = t->user;
+	out->pinned_host_key = t->pinned_host_key && *t->pinned_host_key ?
+			       t->pinned_host_key : NULL;
+	return 0;
+}
+
+/* The spec's tunnel of connection_id: the default one first. */
+static const Tether__JobTunnel *spec_tunnel(const Tether__JobSpec *spec, uint64_t connection_id)
+{
+	if (spec->tunnel && spec->tunnel->connection_id == connection_id)
+		return spec->tunnel;
+	for (size_t i = 0; i < spec->n_tunnels; i++)
+		if (spec->tunnels[i] && spec->tunnels[i]->connection_id == connection_id)
+			return spec->tunnels[i];
+	return NULL;
+}
+
 int val_client_init(struct val_client *c, int vault_fd, const Tether__JobSpec *spec,
 		    struct val_result *r)
 {
@@ -56,20 +86,22 @@ int val_client_init(struct val_client *c, int vault_fd, const Tether__JobSpec *s
 	c->job.noptions = spec->n_options;
 	c->job.connect_timeout_ms = (int)spec->connect_timeout_ms;
 	if (spec->tunnel) {
-		const Tether__JobTunnel *t = spec->tunnel;
-
-		if (!t->host || !*t->host || t->port == 0 || t->port > 65535 || !t->user) {
-			val_fail(r, VAL_CONFIG, NULL,
-				 "invalid connection configuration: the SSH tunnel has no HOST, PORT or USER");
+		if (tunnel_from(spec->tunnel, &c->tunnel, r) < 0)
+			return -1;
+		c->job.tunnel = &c->tunnel;
+	}
+	if (spec->n_tunnels) {
+		c->tunnels = calloc(spec->n_tunnels, sizeof(*c->tunnels));
+		if (!c->tunnels) {
+			val_fail(r, VAL_CONFIG, NULL, "internal error: validator: out of memory");
+			err_set(&r->e, "XX000", "internal error: validator: out of memory");
 			return -1;
 		}
-		c->tunnel.connection_id = t->connection_id;
-		c->tunnel.host = t->host;
-		c->tunnel.port = (uint16_t)t->port;
-		c->tunnel.user = t->user;
-		c->tunnel.pinned_host_key = t->pinned_host_key && *t->pinned_host_key ?
-					    t->pinned_host_key : NULL;
-		c->job.tunnel = &c->tunnel;
+		for (size_t i = 0; i < spec->n_tunnels; i++)
+			if (tunnel_from(spec->tunnels[i], &c->tunnels[i], r) < 0)
+				return -1;
+		c->job.tunnels = c->tunnels;
+		c->job.ntunnels = spec->n_tunnels;
 	}
 	return 0;
 }
@@ -78,15 +110,16 @@ void val_client_free(struct val_client *c)
 {
 	free(c->options);
 	free(c->parts);
+	free(c->tunnels);
 	pthread_mutex_destroy(&c->lock);
 }
 
 const char *val_client_ssh_destination(const struct val_client *c, uint64_t connection_id)
 {
 	static __thread char buf[320];
-	const Tether__JobTunnel *t = c->spec->tunnel;
+	const Tether__JobTunnel *t = spec_tunnel(c->spec, connection_id);
 
-	if (t && t->connection_id == connection_id && t->host) {
+	if (t && t->host) {
 		snprintf(buf, sizeof(buf), "%s:%u", t->host, t->port);
 		return buf;
 	}
@@ -269,10 +302,10 @@ static int svc_ssh_public_key(void *ctx, uint64_t connection_id, int slot,
 			      unsigned char blob[51])
 {
 	struct val_client *c = ctx;
-	const Tether__JobTunnel *t = c->spec->tunnel;
+	const Tether__JobTunnel *t = spec_tunnel(c->spec, connection_id);
 	const ProtobufCBinaryData *b;
 
-	if (!t || t->connection_id != connection_id || (slot != 1 && slot != 2))
+	if (!t || (slot != 1 && slot != 2))
 		return -1;
 	b = slot == 1 ? &t->public_key_1 : &t->public_key_2;
 	if (b->len != 51)

@@ -22,6 +22,7 @@ struct val_client {
 	struct val_option *options;
 	struct val_part *parts;
 	struct val_ssh_tunnel tunnel;
+	struct val_ssh_tunnel *tunnels;  /* spec->tunnels (KAFKA per-broker) */
 };
 
 /* Builds c->job from spec (which must outlive c). -1 on a malformed spec
@@ -32,7 +33,8 @@ void val_client_free(struct val_client *c);
 void val_client_services(struct val_client *c, struct val_services *svc);
 
 /* The destination ("host:port") audited for SSH signatures made for
- * connection_id's keys: its tunnel's bastion, else the job's first. */
+ * connection_id's keys: its tunnel's bastion (the default tunnel or one of
+ * spec->tunnels), else the job's first. */
 const char *val_client_ssh_destination(const struct val_client *c, uint64_t connection_id);
 
 /* Fills a JobResult from r (strings point into r). */

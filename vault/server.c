@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -488,6 +489,92 @@ static int handle_vault_status(struct vault_server *s, const Tether__Envelope *e
 	return H_OK;
 }
 
+/* ---- key rotation (rotate.c does the work) ---- */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The latest state to the catalog: on every change of state at once,
+ * otherwise at most every VAULT_ROTATE_REPORT_MS. */
+static void rotation_report(struct vault_server *s, int force)
+{
+	const struct vault_rotation *r = &s->v->rot;
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__KeyRotationProgress p = TETHER__KEY_ROTATION_PROGRESS__INIT;
+	int64_t now = mono_ms();
+
+	if (s->cat.fd < 0 || !r->started_at)
+		return;
+	if (!force && (!r->changed ||
+		       (r->active && now - s->rot_reported_ms < VAULT_ROTATE_REPORT_MS)))
+		return;
+	p.kind = "data";
+	p.term = r->term;
+	p.state = (char *)r->state;
+	p.records_total = r->total;
+	p.records_done = r->done;
+	p.started_at_ms = r->started_at;
+	p.finished_at_ms = r->finished_at;
+	env.body_case = TETHER__ENVELOPE__BODY_KEY_ROTATION_PROGRESS;
+	env.key_rotation_progress = &p;
+	if (ipc_send(&s->cat, &env, -1) < 0) {
+		log_warn("rotation_progress_send_failed", "errno=%d", errno);
+		return;
+	}
+	s->v->rot.changed = 0;
+	s->rot_reported_ms = now;
+}
+
+static void master_report(struct vault_server *s, int64_t started, int ok)
+{
+	Tether__Envelope env = TETHER__ENVELOPE__INIT;
+	Tether__KeyRotationProgress p = TETHER__KEY_ROTATION_PROGRESS__INIT;
+	struct timespec ts;
+
+	if (s->cat.fd < 0)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	p.kind = "master";
+	p.term = s->v->kr.current;
+	p.state = ok ? "done" : "failed";
+	p.records_total = p.records_done = 1;
+	p.started_at_ms = started;
+	p.finished_at_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	env.body_case = TETHER__ENVELOPE__BODY_KEY_ROTATION_PROGRESS;
+	env.key_rotation_progress = &p;
+	if (ipc_send(&s->cat, &env, -1) < 0)
+		log_warn("rotation_progress_send_failed", "errno=%d", errno);
+}
+
+static int handle_rotate_key(struct vault_server *s, const Tether__Envelope *env)
+{
+	const Tether__RotateKey *m = env->rotate_key;
+	struct vault_actor who = { m->role, NULL };
+	struct err e = { 0 };
+	struct timespec ts;
+	int64_t started;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	started = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	if (m->kind && strcmp(m->kind, "data") == 0) {
+		if (vault_rotate_data_key(s->v, &who, &e) < 0)
+			log_warn("rotate_data_key_refused", "sqlstate=%s", e.sqlstate);
+	} else if (m->kind && strcmp(m->kind, "master") == 0) {
+		int rc = vault_rotate_master_key(s->v, &who, &e);
+		if (rc < 0)
+			log_error("rotate_master_key_failed", "sqlstate=%s", e.sqlstate);
+		master_report(s, started, rc == 0);
+	} else {
+		err_set(&e, "22023", "vault: unknown key kind \"%s\"", m->kind ? m->kind : "");
+	}
+	return reply_later(s, env->request_id, &e);
+}
+
 #define B(x) TETHER__ENVELOPE__BODY_##x
 struct handler {
 	Tether__Envelope__BodyCase kind;
@@ -509,6 +596,7 @@ static const struct handler catalog_handlers[] = {
 	{ B(DELETE_SSH_KEYS), "delete_ssh_keys", handle_delete_ssh_keys },
 	{ B(GET_SSH_PUBLIC_KEYS), "get_ssh_public_keys", handle_get_ssh_public_keys },
 	{ B(VAULT_STATUS_REQUEST), "vault_status", handle_vault_status },
+	{ B(ROTATE_KEY), "rotate_key", handle_rotate_key },
 };
 
 static const struct handler *handler_find(const struct handler *t, size_t n,
@@ -533,6 +621,7 @@ static int handle_new_peer(struct vault_server *s, const Tether__Envelope *env, 
 	ipc_chan_init(&s->cat, fd, IPC_CATALOG_VAULT, IPC_END_B);
 	s->cat_generation++;
 	log_info("catalog_channel_open", "generation=%" PRIu64, s->cat_generation);
+	rotation_report(s, 1);  /* the new catalog learns the latest state */
 	return H_OK;
 }
 
@@ -581,10 +670,31 @@ static int handle_revoke(struct vault_server *s, const Tether__Envelope *env, in
 	return vault_sync(s->v, &e) < 0 ? H_FATAL : H_OK;
 }
 
+/* tetherd reports a child's start or exit: audited and made durable now
+ * (tetherd does not wait for an answer). */
+static int handle_sup_audit(struct vault_server *s, const Tether__Envelope *env, int fd)
+{
+	const Tether__AuditEvent *m = env->audit_event;
+	struct err e = { 0 };
+	struct audit_field f[] = {
+		{ "role", m->role && *m->role ? m->role : NULL },
+		{ "detail", m->detail && *m->detail ? m->detail : NULL },
+	};
+
+	(void)fd;
+	if (vault_audit(s->v, m->event && !strncmp(m->event, "child_", 6) ? m->event : "child_event",
+			f, 2, &e) < 0 || vault_sync(s->v, &e) < 0) {
+		log_error("audit_failed", "event=child");
+		return H_FATAL;
+	}
+	return H_OK;
+}
+
 static const struct {
 	Tether__Envelope__BodyCase kind;
 	int (*fn)(struct vault_server *s, const Tether__Envelope *env, int fd);
 } supervisor_handlers[] = {
+	{ B(AUDIT_EVENT), handle_sup_audit },
 	{ B(NEW_PEER_CHANNEL), handle_new_peer },
 	{ B(HEALTH), handle_health },
 	{ B(GRANT), handle_grant },
@@ -1080,7 +1190,12 @@ int vault_server_run(struct vault_server *s, const sigset_t *poll_mask,
 				jobs[ng++] = s->grants.g[i]->job_id;
 			}
 		next = vault_grants_next_deadline(&s->grants);
-		if (next != UINT64_MAX) {
+		if (s->v->rot.active) {
+			/* Re-encryption pending: poll without waiting. */
+			ts.tv_sec = 0;
+			ts.tv_nsec = 0;
+			tsp = &ts;
+		} else if (next != UINT64_MAX) {
 			uint64_t ms = next > now ? next - now : 0;
 			ts.tv_sec = (time_t)(ms / 1000);
 			ts.tv_nsec = (long)(ms % 1000) * 1000000L;
@@ -1115,6 +1230,17 @@ int vault_server_run(struct vault_server *s, const sigset_t *poll_mask,
 				rc = serve_validator(s, jobs[i]);
 		if (commit_validators(s) != H_OK || rc == H_FATAL)
 			return -1;
+		/* One bounded step of a data-key rotation between request
+		 * batches, made durable like one. */
+		if (s->v->rot.active) {
+			struct err e = { 0 };
+			if (vault_rotate_step(s->v, VAULT_ROTATE_BATCH, &e) < 0 &&
+			    vault_broken(s->v))
+				return -1;
+			if (commit_batch(s) != H_OK)
+				return -1;
+		}
+		rotation_report(s, 0);
 	}
 	log_info("vault_stopping", "reason=signal");
 	return commit_batch(s) == H_OK ? 0 : -1;

@@ -20,6 +20,10 @@
 #define VAULT_MISSING_REPORT_MAX 4096
 #define VAULT_META_PAGE_DEFAULT 500
 #define VAULT_META_PAGE_MAX 1000
+/* Data-key rotation: records re-encrypted per step between request
+ * batches (each step is one group commit), and progress report spacing. */
+#define VAULT_ROTATE_BATCH 64
+#define VAULT_ROTATE_REPORT_MS 250
 
 struct vault_pending;
 struct vault_vpending;
@@ -29,6 +33,7 @@ struct vault_server {
 	struct ipc_chan sup;
 	struct ipc_chan cat;
 	uint64_t cat_generation;        /* channels seen, for logs */
+	int64_t rot_reported_ms;        /* last KeyRotationProgress sent */
 
 	struct {                        /* chunked PutSecret being assembled */
 		int active;

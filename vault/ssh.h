@@ -44,6 +44,10 @@ int vault_ssh_rotate(struct vault *v, uint64_t object_id,
  * error (it is audited all the same). */
 int vault_ssh_delete(struct vault *v, uint64_t object_id,
 		     const struct vault_actor *who, struct err *e);
+/* Data-key rotation: seals both pairs of object_id again under the
+ * current term (same keys, new generation, one frame, not audited per
+ * object; the rotation is). Not durable until vault_sync(). */
+int vault_ssh_reseal(struct vault *v, uint64_t object_id, struct err *e);
 /* Public keys of object_id: 1, 0 when it has none, -1 on error. */
 int vault_ssh_public_keys(struct vault *v, uint64_t object_id,
 			  struct vault_ssh_pubkeys *out, struct err *e);

@@ -5,6 +5,10 @@
  *   PUT body: u8 1 | u64 object_id | u64 version | u32 term | nonce[24] |
  *             XChaCha20-Poly1305 ciphertext (plaintext + 16)
  *   DEL body: u8 2 | u64 object_id | u64 version (0 = every version)
+ *   REPUT body: u8 4 | as PUT: the same (object_id, version) re-encrypted
+ *             under a newer term by a data-key rotation; it replaces the
+ *             indexed frame of that version (the old frame is dead bytes,
+ *             gone at the next compaction)
  *   RAW body: u8 3 | u64 object_id | u64 version | u32 term | payload
  *             (raw kinds only, e.g. sshkeys.log with magic "TSSHLOG1": the
  *             caller sealed the payload; the record replaces every older
@@ -34,6 +38,7 @@
 #define ST_PUT 1
 #define ST_DEL 2
 #define ST_RAW 3
+#define ST_REPUT 4
 #define ST_RAW_FIXED (1u + 8u + 8u + 4u)
 #define ST_NONCE crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 #define ST_TAG crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -232,6 +237,17 @@ static int store_apply(struct vault_store *st, const unsigned char *body,
 		ent.offset = offset;
 		ent.frame_len = ST_FRAME_HDR + body_len;
 		note_ids(st, ent.object_id, ent.version);
+		return index_insert(st, &ent, e);
+	}
+	if (body[0] == ST_REPUT && !st->kind->raw && body_len >= ST_PUT_FIXED + ST_TAG) {
+		ent.object_id = get_u64(body + 1);
+		ent.version = get_u64(body + 9);
+		ent.term = get_u32(body + 17);
+		ent.size = body_len - ST_PUT_FIXED - ST_TAG;
+		ent.offset = offset;
+		ent.frame_len = ST_FRAME_HDR + body_len;
+		note_ids(st, ent.object_id, ent.version);
+		index_remove(st, ent.object_id, ent.version);
 		return index_insert(st, &ent, e);
 	}
 	if (body[0] == ST_RAW && st->kind->raw && body_len > ST_RAW_FIXED) {
@@ -646,7 +662,7 @@ int vault_store_decrypt(const struct vault_store *st,
 	body_len = get_u32(frame);
 	frame_checksum(frame, body, ent->frame_len - ST_FRAME_HDR, sum);
 	if (body_len != ent->frame_len - ST_FRAME_HDR || sodium_memcmp(sum, frame + 4, 32) != 0 ||
-	    body[0] != ST_PUT || get_u64(body + 1) != object_id ||
+	    (body[0] != ST_PUT && body[0] != ST_REPUT) || get_u64(body + 1) != object_id ||
 	    get_u64(body + 9) != version) {
 		free(frame);
 		return err_set(e, "XX000", "internal error: vault: record for u%llu changed on disk",
@@ -671,6 +687,68 @@ int vault_store_decrypt(const struct vault_store *st,
 	}
 	*out = pt;
 	*len = ent->size;
+	return 0;
+}
+
+/* ---- re-encryption (data-key rotation) ---- */
+
+int vault_store_reput(struct vault_store *st, const struct vault_keyring *kr,
+		      uint64_t object_id, uint64_t version, struct err *e)
+{
+	const struct vault_store_entry *old = vault_store_find(st, object_id, version);
+	const struct vault_key *dk = vault_keyring_key(kr, kr->current);
+	struct vault_store_entry ent;
+	unsigned char ad[ST_AD_LEN], *frame, *body, *pt = NULL;
+	size_t len, frame_len;
+	uint32_t body_len;
+
+	if (!old || st->kind->raw)
+		return err_set(e, "XX000", "internal error: vault: re-encrypt of u%llu version %llu which is not stored",
+			       (unsigned long long)object_id, (unsigned long long)version);
+	if (old->term == kr->current)
+		return 0;
+	if (!dk)
+		return err_set(e, "XX000", "internal error: vault: no data key for term %u",
+			       kr->current);
+	if (vault_store_decrypt(st, kr, object_id, version, &pt, &len, e) < 0)
+		return -1;
+	body_len = (uint32_t)(ST_PUT_FIXED + len + ST_TAG);
+	frame_len = ST_FRAME_HDR + body_len;
+	frame = malloc(frame_len);
+	if (!frame) {
+		vault_secbuf_free(pt);
+		return err_set(e, "XX000", "internal error: vault: out of memory");
+	}
+	body = frame + ST_FRAME_HDR;
+	body[0] = ST_REPUT;
+	put_u64(body + 1, object_id);
+	put_u64(body + 9, version);
+	put_u32(body + 17, kr->current);
+	randombytes_buf(body + 21, ST_NONCE);
+	secret_ad(ad, object_id, version, kr->current);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(body + ST_PUT_FIXED, NULL, pt, len,
+						   ad, sizeof(ad), NULL, body + 21,
+						   vault_key_open(dk));
+	vault_key_close(dk);
+	vault_secbuf_free(pt);
+	frame_seal(frame, body_len);
+	ent.object_id = object_id;
+	ent.version = version;
+	ent.term = kr->current;
+	ent.size = (uint32_t)len;
+	ent.offset = st->end;
+	ent.frame_len = (uint32_t)frame_len;
+	if (store_append(st, frame, frame_len, e) < 0) {
+		free(frame);
+		return -1;
+	}
+	free(frame);
+	/* The same rule as recovery (store_apply): the newer frame wins. */
+	index_remove(st, object_id, version);
+	if (index_insert(st, &ent, e) < 0) {
+		st->broken = 1;
+		return -1;
+	}
 	return 0;
 }
 

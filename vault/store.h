@@ -90,6 +90,13 @@ int vault_store_decrypt(const struct vault_store *st,
 			uint64_t version, unsigned char **out, size_t *len,
 			struct err *e);
 
+/* Data-key rotation: re-encrypts (object_id, version) under the current
+ * term as a REPUT frame that replaces the indexed one (no-op when it is
+ * already under the current term). Not durable until vault_store_sync();
+ * a crash before that leaves the old frame in force. */
+int vault_store_reput(struct vault_store *st, const struct vault_keyring *kr,
+		      uint64_t object_id, uint64_t version, struct err *e);
+
 /* Raw stores: appends RAW(object_id, version, term, payload) and makes it
  * the object's only live record (older ones leave the index in the same
  * frame). `version` must be above every version seen. Not durable until

@@ -84,15 +84,22 @@ int vault_open(struct vault *v, const char *data_dir, struct err *e)
 		vault_keyring_close(&v->kr);
 		return -1;
 	}
+	/* The audit key lives in the keyring (sealed by the master key). */
+	audit_set_signer(&v->audit, &v->kr.audit_seed);
+	v->rot.state = "idle";
+	char kid[17];
+	audit_key_id(v->audit.pk, kid);
 	struct audit_field f[] = {
 		{ "secrets", fmt_u64(n1, v->store.count) },
 		{ "key_term", fmt_u64(n2, v->kr.current) },
 		{ "store_truncated_bytes", fmt_u64(n3, v->store.truncated_bytes) },
 		{ "audit_truncated_bytes", fmt_u64(n4, v->audit.truncated_bytes) },
 		{ "ssh_key_sets", fmt_u64(n5, v->ssh.count) },
+		{ "audit_key", kid },
 	};
-	if (audit_append(&v->audit, "vault_start", f, 5, e) < 0 ||
-	    audit_sync(&v->audit, e) < 0) {
+	if (audit_append(&v->audit, "vault_start", f, 6, e) < 0 ||
+	    vault_rotate_resume(v, e) < 0 || audit_sync(&v->audit, e) < 0 ||
+	    audit_export_pubkey(&v->audit, v->vdir, e) < 0) {
 		vault_close(v);
 		return -1;
 	}
@@ -104,6 +111,12 @@ int vault_open(struct vault *v, const char *data_dir, struct err *e)
 
 void vault_close(struct vault *v)
 {
+	struct err e = { 0 };
+
+	/* A clean stop seals the tail of the log. */
+	if (v->audit.fd >= 0 && !vault_broken(v) &&
+	    (audit_checkpoint(&v->audit, "shutdown", &e) < 0 || audit_sync(&v->audit, &e) < 0))
+		log_warn("audit_shutdown_checkpoint_failed", "sqlstate=%s", e.sqlstate);
 	audit_close(&v->audit);
 	vault_store_close(&v->ssh);
 	vault_store_close(&v->store);

@@ -15,12 +15,27 @@
 
 struct err;
 
+/* A data-key rotation (rotate.c): re-encryption of every record under
+ * an older term, in bounded steps between request batches. */
+struct vault_rotation {
+	int active;                     /* records may still be under old terms */
+	uint32_t term;                  /* the term everything moves to */
+	uint64_t total, done;           /* records to re-encrypt / done */
+	int64_t started_at, finished_at;  /* unix ms; 0 = not yet */
+	const char *state;              /* "idle", "running", "done", "failed" */
+	uint64_t cur_obj, cur_ver;      /* secrets.log: done up to this key */
+	uint64_t cur_ssh;               /* sshkeys.log: done up to this object */
+	uint64_t logged;                /* done at the last progress log line */
+	int changed;                    /* progress not yet reported */
+};
+
 struct vault {
 	char vdir[4096];                /* DIR/vault */
 	struct vault_keyring kr;
 	struct vault_store store;
 	struct vault_store ssh;         /* sshkeys.log: SSH key pairs (ssh.h) */
 	struct audit_log audit;
+	struct vault_rotation rot;
 };
 
 /* Who asked, for the audit record (strings may be NULL or empty). */
@@ -71,6 +86,25 @@ int vault_audit(struct vault *v, const char *event,
  * worthwhile. On failure the vault is broken (see vault_broken). */
 int vault_sync(struct vault *v, struct err *e);
 int vault_broken(const struct vault *v);
+
+/* Key rotation (rotate.c). Data key: a new term becomes current
+ * (durable, audited) and the rotation is active; vault_rotate_step then
+ * re-encrypts up to `max` records per call (call it between request
+ * batches, then vault_sync) and, once nothing uses an older term, compacts
+ * both stores and destroys the old terms. A rotation cut by a crash
+ * resumes at vault_open (the keyring still holds old terms). Returns 1
+ * while work remains, 0 when idle, -1 on error (55006 when one is already
+ * running). Master key: re-wraps the keyring under a new master key
+ * (keyring.c's crash-safe protocol) and audits it. */
+int vault_rotate_data_key(struct vault *v, const struct vault_actor *who,
+			  struct err *e);
+int vault_rotate_step(struct vault *v, size_t max, struct err *e);
+int vault_rotate_master_key(struct vault *v, const struct vault_actor *who,
+			    struct err *e);
+/* Called by vault_open: an interrupted rotation becomes active again. */
+int vault_rotate_resume(struct vault *v, struct err *e);
+/* Records still under a term other than the current one. */
+uint64_t vault_rotate_count_old(const struct vault *v);
 
 /* Plaintext in a vault_secbuf_alloc'd buffer; free with vault_secbuf_free. */
 int vault_secret_decrypt(struct vault *v, uint64_t object_id, uint64_t version,

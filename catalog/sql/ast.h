@@ -65,6 +65,7 @@ enum cat_stmt_kind {
 	 * (parser_system.c, sysvars.c): var_name ("all"), var_value (NULL
 	 * for DEFAULT / RESET), var_is_reset */
 	CAT_STMT_ALTER_SYSTEM,
+	CAT_STMT_ALTER_SYSTEM_ROTATE,   /* var_name = "data" | "master" */
 };
 
 /* SELECT: an unqualified relation that lives in a schema which is not
@@ -212,6 +213,10 @@ struct cat_rbac_stmt {
 					     * ROLE ("" = RESET ROLE) */
 	unsigned attr_set, attr_on;         /* CAT_RATTR_* given / their values */
 	int password;                       /* 0 none, 1 PASSWORD 'x', 2 NULL */
+	char *password_text;                /* PASSWORD 'x': malloc'd copy; the
+					     * executor wipes it after hashing,
+					     * free wipes what is left */
+	size_t password_len;
 	char (*roles)[CAT_IDENT_MAX + 1];   /* DROP ROLE; GRANT/REVOKE role: granted */
 	size_t nroles;
 	char (*grantees)[CAT_IDENT_MAX + 1];/* TO / FROM ("public" = PUBLIC) */

@@ -429,14 +429,24 @@ static int parse_reset(struct cat_parser *p, struct cat_stmt *st)
 
 /* ALTER SYSTEM SET name {= | TO} value | DEFAULT; ALTER SYSTEM RESET
  * name | ALL (SQL.md 9.6). Names and values are checked by the executor
- * (sysvars.c) against its table, like SET's. */
+ * (sysvars.c) against its table, like SET's. ALTER SYSTEM ROTATE {DATA |
+ * MASTER} KEY: key rotation (catalog/ddl_keys.c, docs/KEYS.md). */
 static int alter_system(struct cat_parser *p, struct cat_stmt *st)
 {
-	static const char *const actions[] = { "SET", "RESET" };
-	int a = cat_p_expect_one_of(p, actions, 2);
+	static const char *const actions[] = { "SET", "RESET", "ROTATE" };
+	static const char *const keys[] = { "DATA", "MASTER" };
+	int a = cat_p_expect_one_of(p, actions, 3);
 
 	if (a < 0)
 		return -1;
+	if (a == 2) {
+		int k = cat_p_expect_one_of(p, keys, 2);
+		if (k < 0 || cat_p_expect_kw(p, "KEY"))
+			return -1;
+		st->kind = CAT_STMT_ALTER_SYSTEM_ROTATE;
+		set_var(st, k == 0 ? "data" : "master");
+		return 0;
+	}
 	st->kind = CAT_STMT_ALTER_SYSTEM;
 	if (a == 1) {
 		st->var_is_reset = 1;
@@ -756,6 +766,7 @@ const char *cat_stmt_tag(const struct cat_stmt *stmt)
 	case CAT_STMT_COMMENT:
 		return "COMMENT";
 	case CAT_STMT_ALTER_SYSTEM:
+	case CAT_STMT_ALTER_SYSTEM_ROTATE:
 		return "ALTER SYSTEM";
 	}
 	return "";

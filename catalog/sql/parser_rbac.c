@@ -21,6 +21,10 @@ void cat_rbac_stmt_free(struct cat_rbac_stmt *rs)
 {
 	if (!rs)
 		return;
+	if (rs->password_text) {
+		explicit_bzero(rs->password_text, rs->password_len);
+		free(rs->password_text);
+	}
 	free(rs->roles);
 	free(rs->grantees);
 	free(rs->objects);
@@ -107,7 +111,15 @@ static int parse_role_attrs(struct cat_parser *p, struct cat_rbac_stmt *rs)
 			}
 			if (cat_p_peek(p)->kind != CAT_TOK_STRING)
 				return cat_p_error_expected(p, "literal string or NULL");
-			cat_p_next(p);     /* the text is never kept */
+			/* Kept only until ddl_role.c hashes it (then wiped). */
+			t = cat_p_peek(p);
+			rs->password_text = malloc(t->vlen + 1);
+			if (!rs->password_text)
+				return err_set(p->e, "53200", "out of memory");
+			memcpy(rs->password_text, t->val, t->vlen);
+			rs->password_text[t->vlen] = '\0';
+			rs->password_len = t->vlen;
+			cat_p_next(p);
 			rs->password = 1;
 			continue;
 		}

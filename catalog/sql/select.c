@@ -121,6 +121,9 @@ static const struct cat_relation {
 	{ "mz_aws_privatelink_connection_statuses", "mz_internal" },
 	{ "mz_aws_privatelink_connection_status_history", "mz_internal" },
 	{ "mz_ssh_tunnel_host_keys", "mz_internal" },      /* tether: catalog/jobspec.c */
+	{ "tether_processes", "tether_internal" },         /* tether: catalog/status.c */
+	{ "tether_status", "tether_internal" },
+	{ "tether_key_rotation", "tether_internal" },      /* tether: catalog/ddl_keys.c */
 };
 
 static const char *relation_schema(const char *name)

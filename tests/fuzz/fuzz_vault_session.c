@@ -17,6 +17,7 @@
  *     verifies under that slot's public key, over a userauth request;
  *   - the audit chain verifies (complete lines so far);
  * and at the end that every stored record decrypts. */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -196,6 +197,19 @@ static void send_env(struct ipc_chan *c, Tether__Envelope *env, int fd)
 
 /* ---- the supervisor channel ---- */
 
+/* A packet from the vault on tetherd's channel; returns it decoded. */
+static Tether__Envelope *sup_packet(const uint8_t *buf, size_t n)
+{
+	Tether__Envelope *env = decode_checked(IPC_SUP_VAULT, IPC_END_A, buf, n);
+
+	if (env->body_case == TETHER__ENVELOPE__BODY_KILL_VALIDATOR) {
+		uint64_t job = env->kill_validator->job_id;
+		if (job >= 1 && job <= NJOBS)
+			g.jobs[job - 1].active = 0;   /* its grant is gone */
+	}
+	return env;
+}
+
 /* Reads tetherd's channel until the Reply to rid (KillValidator may come
  * first); 0 ok, 1 refused. */
 static int sup_wait_reply(uint64_t rid)
@@ -206,14 +220,9 @@ static int sup_wait_reply(uint64_t rid)
 		ssize_t n = recv_packet(g.sup.fd, buf, sizeof(buf));
 		if (n <= 0)
 			fail("no answer from the vault on the supervisor channel (rc=%d)", g.rc);
-		Tether__Envelope *env = decode_checked(IPC_SUP_VAULT, IPC_END_A, buf, (size_t)n);
+		Tether__Envelope *env = sup_packet(buf, (size_t)n);
 		int done = env->body_case == TETHER__ENVELOPE__BODY_REPLY && env->request_id == rid;
 		int ok = done && env->reply->ok;
-		if (env->body_case == TETHER__ENVELOPE__BODY_KILL_VALIDATOR) {
-			uint64_t job = env->kill_validator->job_id;
-			if (job >= 1 && job <= NJOBS)
-				g.jobs[job - 1].active = 0;
-		}
 		ipc_envelope_free(env);
 		if (done)
 			return ok ? 0 : 1;
@@ -230,7 +239,7 @@ static void sup_drain(void)
 		ssize_t n = recv(g.sup.fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n <= 0)
 			return;
-		ipc_envelope_free(decode_checked(IPC_SUP_VAULT, IPC_END_A, buf, (size_t)n));
+		ipc_envelope_free(sup_packet(buf, (size_t)n));
 	}
 }
 
@@ -805,7 +814,7 @@ static void check_audit(void)
 	struct err e;
 
 	if (!f)
-		fail("audit.log missing");
+		fail("audit.log: %s", strerror(errno));
 	n = fread(buf, 1, sizeof(buf), f);
 	fclose(f);
 	for (keep = n; keep > 0 && buf[keep - 1] != '\n'; keep--)
@@ -839,6 +848,29 @@ static void cleanup(void)
 	(void)!system(cmd);
 }
 
+static void remove_stale(const char *base, const char *prefix)
+{
+	DIR *d = opendir(base);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char p[320], cmd[400];
+		int pid;
+
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		pid = atoi(de->d_name + strlen(prefix));
+		if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH)) {
+			snprintf(p, sizeof(p), "%s/%s", base, de->d_name);
+			snprintf(cmd, sizeof(cmd), "rm -rf '%s'", p);
+			(void)!system(cmd);
+		}
+	}
+	closedir(d);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
@@ -850,8 +882,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (sodium_init() < 0)
 		abort();
-	snprintf(dir, sizeof(dir), "%s/tether-fuzz-vault-XXXXXX", base);
-	if (!mkdtemp(dir))
+	/* One directory per process; a crashed run's (no atexit) is removed by
+	 * the next run that finds its pid gone. */
+	remove_stale(base, "tether-fuzz-vault-");
+	snprintf(dir, sizeof(dir), "%s/tether-fuzz-vault-%d", base, (int)getpid());
+	cleanup();
+	if (mkdir(dir, 0700) < 0)
 		abort();
 	atexit(cleanup);
 	snprintf(vdir, sizeof(vdir), "%s/vault", dir);
@@ -931,6 +967,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fail("a stored record does not decrypt: %s", e.message);
 	check_audit();
 	vault_server_free(&g.srv);
+	close(g.srv.sup.fd);            /* the vault's end: its process exit closes it */
 	vault_close(&g.v);
 	if (g.cat.fd >= 0)
 		close(g.cat.fd);
