@@ -632,9 +632,19 @@ int cat_ddl_drop_ids(struct exec_run *r, struct cat_stmt *st, const uint64_t *id
 	}
 	if (cat_store_commit(ctx->store, r->e) < 0)
 		goto out;
-	for (size_t i = 0; i < set.n; i++)
+	for (size_t i = 0; i < set.n; i++) {
+		char oid[32];
+
 		log_info("item_dropped", "id=u%" PRIu64 " kind=%s role=%s", items[i].id,
 			 cat_kind_name(items[i].kind), r->s->role.name);
+		/* Secrets are audited by the vault's delete; the rest here. */
+		snprintf(oid, sizeof(oid), "u%" PRIu64, items[i].id);
+		if (items[i].kind != CAT_OBJ_SECRET &&
+		    (ctx->vault->state == CAT_VAULT_DOWN ||
+		     cat_vault_audit(ctx->vault, "item_dropped", r->s->role.name, oid,
+				     cat_kind_name(items[i].kind)) < 0))
+			log_warn("audit_not_sent", "event=item_dropped id=%s reason=vault_unavailable", oid);
+	}
 	cat_ddl_conn_shred_ssh(r);
 	if (nsecrets == 0) {
 		ret = complete(r, st);

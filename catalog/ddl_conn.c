@@ -27,8 +27,25 @@ static int oom(struct exec_run *r)
 	return err_set(r->e, "53200", "out of memory");
 }
 
+static void written(const struct cat_name *n, char *buf, size_t size);
+
 static int complete(struct exec_run *r, const char *tag)
 {
+	/* Every committed CREATE / ALTER CONNECTION ends here: audit it
+	 * (names only; option values stay in the catalog, secrets are ids). */
+	if (strcmp(tag, "VALIDATE CONNECTION") != 0 && strcmp(tag, "SHOW CREATE CONNECTION") != 0) {
+		char name[256] = "";
+		const struct cat_stmt *st = r->s->stmts && r->s->next < r->s->nstmts ?
+					    &r->s->stmts[r->s->next] : NULL;
+
+		if (st)
+			written(&st->name, name, sizeof(name));
+		if (r->ctx->vault->state == CAT_VAULT_DOWN ||
+		    cat_vault_audit(r->ctx->vault, strcmp(tag, "CREATE CONNECTION") == 0 ?
+				    "connection_created" : "connection_altered",
+				    r->s->role.name, name, tag) < 0)
+			log_warn("audit_not_sent", "event=connection_ddl reason=vault_unavailable");
+	}
 	return pgw_command_complete(r->out, tag) < 0 ? oom(r) : CAT_RUN_DONE;
 }
 

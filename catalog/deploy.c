@@ -23,6 +23,7 @@ static const struct {
 	{ TCFG_AWS_ROLE_ARN, "aws_connection_role_arn" },
 	{ TCFG_PL_ACCOUNT, "aws_privatelink_account_id" },
 	{ TCFG_PL_AZS, "aws_privatelink_availability_zones" },
+	{ TCFG_AWS_PRINCIPAL_CREDS, "aws_principal_credentials_secret" },
 };
 
 int cat_deploy_uuid(char out[37], struct err *e)

@@ -1,15 +1,20 @@
 /* Building a validation job from a connection's option set: options as
  * parts (text or secret id, SQL.md 4.3 chains kept as parts), the SSH
  * tunnels it goes through (HOST/PORT/USER, public key blobs and pinned host
- * key: the default one, and KAFKA's per-broker ones), and the grant (secrets
- * with their committed vault version, key owners, destinations "host:port").
- * No secret value is ever read here. */
+ * key: the default one, and KAFKA's per-broker ones), a referenced AWS
+ * CONNECTION's options nested under "AWS CONNECTION/" with the derived
+ * external ID and tether's own AWS identity (validator/val.h), and the grant
+ * (secrets with their committed vault version, key owners, destinations
+ * "host:port"). No secret value is ever read here. */
 #include "jobspec.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ipc.h"
 #include "log.h"
@@ -24,6 +29,10 @@ static const int validator_available[CONN_NTYPES] = {
 	[CONN_MYSQL] = 1,
 	[CONN_SQL_SERVER] = 1,
 	[CONN_KAFKA] = 1,
+	[CONN_CSR] = 1,
+	[CONN_ICEBERG] = 1,
+	[CONN_AWS] = 1,
+	[CONN_AWS_PRIVATELINK] = 1,
 };
 
 int cat_jobspec_type_validates(enum conn_type t)
@@ -159,8 +168,11 @@ struct builder {
 	Tether__JobValuePart *parts;
 	Tether__JobValuePart **partp;
 	char (*nums)[32];
-	char (*names)[40];
+	char (*names)[48];
 	size_t nopts, nparts;
+	/* derived AWS values the options point to (one AWS connection per job:
+	 * the connection itself or the one it references) */
+	char ext_id[200], session[200], region[64];
 };
 
 static void builder_free(struct builder *b)
@@ -238,10 +250,12 @@ static Tether__JobValuePart *new_part(struct builder *b, Tether__JobOption *o)
 	return p;
 }
 
-/* One option of the set as a JobOption; 0 when it has no validator form
- * (lists, brokers, references: handled separately). */
+/* One option of the set as a JobOption named `prefix` + its name (prefix
+ * NULL: the name alone); 0 when it has no validator form (brokers and
+ * references: handled separately). A list (AVAILABILITY ZONES) is one
+ * text part per entry. */
 static int add_option(struct cat_store *st, struct cat_jobspec *js, struct builder *b,
-		      const struct conn_opt *co, struct err *e)
+		      const struct conn_opt *co, const char *prefix, struct err *e)
 {
 	const struct conn_value *v = &co->v;
 	Tether__JobOption *o = &b->opts[b->nopts];
@@ -250,7 +264,13 @@ static int add_option(struct cat_store *st, struct cat_jobspec *js, struct build
 	if (co->id == CONN_O_PUBLIC_KEY_1 || co->id == CONN_O_PUBLIC_KEY_2)
 		return 0;
 	tether__job_option__init(o);
-	o->name = (char *)conn_opts[co->id].name;
+	if (prefix) {
+		snprintf(b->names[b->nopts], sizeof(b->names[0]), "%s%s", prefix,
+			 conn_opts[co->id].name);
+		o->name = b->names[b->nopts];
+	} else {
+		o->name = (char *)conn_opts[co->id].name;
+	}
 	o->parts = &b->partp[b->nparts];
 	switch (v->form) {
 	case CONN_VF_TEXT:
@@ -285,11 +305,25 @@ static int add_option(struct cat_store *st, struct cat_jobspec *js, struct build
 			}
 		}
 		break;
+	case CONN_VF_LIST:
+		for (size_t i = 0; i < v->nlist; i++)
+			new_part(b, o)->text = v->list[i] ? v->list[i] : "";
+		break;
 	default:
 		return 0;
 	}
 	b->optp[b->nopts++] = o;
 	return 0;
+}
+
+/* Parts an option takes in the job (add_option; an upper bound). */
+static size_t option_parts(const struct conn_opt *co)
+{
+	if (co->v.form == CONN_VF_CHAIN)
+		return co->v.nparts;
+	if (co->v.form == CONN_VF_LIST)
+		return co->v.nlist;
+	return 1;
 }
 
 /* "host:port" of a set, with the type's default port. */
@@ -447,8 +481,9 @@ static size_t kafka_nbrokers(const struct conn_optset *set)
 	return n;
 }
 
-/* BROKER <n> [SSH TUNNEL | AWS PRIVATELINK], AWS PRIVATELINK, AWS
- * CONNECTION; the first broker is the target (dests[0]). */
+/* BROKER <n> [SSH TUNNEL | AWS PRIVATELINK] and AWS PRIVATELINK (AWS
+ * CONNECTION is every type's: aws_options); the first broker is the target
+ * (dests[0]). */
 static int kafka_options(struct cat_jobspec *js, struct builder *b,
 			 const struct conn_optset *set, struct err *e)
 {
@@ -458,8 +493,7 @@ static int kafka_options(struct cat_jobspec *js, struct builder *b,
 	for (size_t i = 0; i < set->n; i++) {
 		const struct conn_opt *co = &set->opts[i];
 
-		if (co->v.form == CONN_VF_REF && (co->id == CONN_O_AWS_PRIVATELINK ||
-						  co->id == CONN_O_AWS_CONNECTION))
+		if (co->v.form == CONN_VF_REF && co->id == CONN_O_AWS_PRIVATELINK)
 			id_option(b, conn_opts[co->id].name, co->v.id);
 		if (co->v.form != CONN_VF_BROKERS)
 			continue;
@@ -520,6 +554,203 @@ static long kafka_tunnels(struct cat_store *st, struct cat_jobspec *js,
 	return (long)n;
 }
 
+/* ---- URL-based types and AWS (validator/val.h: the job encoding) ---- */
+
+/* validator/val.h's names, which the catalog does not include. */
+#define JS_AWS_REF_PREFIX "AWS CONNECTION/"
+#define JS_AWS_EXTERNAL_ID "EXTERNAL ID"
+#define JS_TETHER_ROLE_ARN "TETHER/AWS CONNECTION ROLE ARN"
+#define JS_TETHER_CREDENTIALS "TETHER/AWS CREDENTIALS"
+#define JS_TETHER_REGION "TETHER/REGION"
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* "host:port" of an http(s) URL as the validator names it (val_url_parse,
+ * libcurl's URL parser): the scheme's default port (443 / 80), user info
+ * skipped, %XX in the host decoded, a numeric IPv4 host in dotted-quad form,
+ * an IPv6 host in brackets without its zone id. Anything else (another
+ * scheme, no host, a bad port) is kept verbatim: the check refuses such a
+ * URL before it fetches any secret. */
+static void url_dest(const char *url, char *out, size_t size)
+{
+	const char *auth, *end, *h, *hend, *colon = NULL, *at;
+	char host[256];
+	size_t hl = 0;
+	long port;
+	int v6 = 0;
+
+	if (!strncasecmp(url, "https://", 8)) {
+		port = 443;
+		auth = url + 8;
+	} else if (!strncasecmp(url, "http://", 7)) {
+		port = 80;
+		auth = url + 7;
+	} else {
+		goto verbatim;
+	}
+	end = auth + strcspn(auth, "/?#");
+	at = memchr(auth, '@', (size_t)(end - auth));
+	h = at ? at + 1 : auth;
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', (size_t)(end - h));
+		if (!rb || (rb + 1 < end && rb[1] != ':'))
+			goto verbatim;
+		v6 = 1;
+		h++;
+		hend = memchr(h, '%', (size_t)(rb - h));   /* zone id: dropped */
+		if (!hend)
+			hend = rb;
+		colon = rb + 1 < end ? rb + 1 : NULL;
+	} else {
+		colon = memchr(h, ':', (size_t)(end - h));
+		hend = colon ? colon : end;
+	}
+	for (const char *p = h; p < hend; p++) {
+		int c = (unsigned char)*p;
+		if (c == '%' && !v6 && p + 2 < hend && hexval(p[1]) >= 0 &&
+		    hexval(p[2]) >= 0) {
+			c = hexval(p[1]) * 16 + hexval(p[2]);
+			p += 2;
+		}
+		if (hl + 1 >= sizeof(host) || c == 0)
+			goto verbatim;
+		host[hl++] = (char)c;
+	}
+	host[hl] = '\0';
+	if (hl == 0)
+		goto verbatim;
+	if (colon && colon + 1 < end) {
+		port = 0;
+		for (const char *p = colon + 1; p < end; p++) {
+			if (*p < '0' || *p > '9' || (port = port * 10 + (*p - '0')) > 65535)
+				goto verbatim;
+		}
+		if (port == 0)
+			goto verbatim;
+	}
+	if (!v6 && strspn(host, "0123456789abcdefABCDEFxX.") == hl) {
+		struct in_addr a;
+		char dq[INET_ADDRSTRLEN];
+		if (inet_aton(host, &a) && inet_ntop(AF_INET, &a, dq, sizeof(dq)))
+			snprintf(host, sizeof(host), "%s", dq);
+	}
+	snprintf(out, size, v6 ? "[%s]:%ld" : "%s:%ld", host, port);
+	return;
+verbatim:
+	snprintf(out, size, "%s", url);
+}
+
+/* The STS endpoint an AWS connection's check calls (conn_aws.c): ENDPOINT
+ * when set and not '', else sts.<REGION or the deployment's region>. */
+static void aws_sts_dest(const struct conn_optset *aws, const struct cat_conn_cfg *cfg,
+			 char *out, size_t size)
+{
+	const char *ep = conn_optset_text(aws, CONN_O_ENDPOINT);
+	const char *region = conn_optset_text(aws, CONN_O_REGION);
+
+	if (ep && ep[0]) {
+		url_dest(ep, out, size);
+		return;
+	}
+	snprintf(out, size, "sts.%s.amazonaws.com:443", region && region[0] ? region : cfg->region);
+}
+
+/* The SECRET named by aws.principal_credentials_secret ("db.schema.name"):
+ * 1 and its id, 0 when there is no such secret, -1. */
+static int tether_creds_secret(struct cat_store *st, const char *qname, uint64_t *id,
+			       struct err *e)
+{
+	char parts[3][CAT_IDENT_MAX + 1];
+	const char *p = qname;
+	struct cat_schema sc;
+	struct cat_item it;
+	int rc;
+
+	for (int i = 0; i < 3; i++) {
+		size_t n = strcspn(p, ".");
+		if (n == 0 || n > CAT_IDENT_MAX || (i < 2 && p[n] != '.') || (i == 2 && p[n]))
+			return 0;
+		snprintf(parts[i], sizeof(parts[i]), "%.*s", (int)n, p);
+		p += n + (i < 2);
+	}
+	rc = cat_store_find_schema(st, parts[0], parts[1], &sc, e);
+	if (rc <= 0)
+		return rc;
+	rc = cat_store_find_item(st, sc.id, parts[2], &it, e);
+	if (rc <= 0)
+		return rc;
+	if (it.kind != CAT_OBJ_SECRET)
+		return 0;
+	*id = it.id;
+	return 1;
+}
+
+/* What the check of AWS connection `aws_id` (options `aws`) needs besides
+ * its options: under `prefix` (a referencing connection's job) its options
+ * themselves; the STS endpoint as a destination; the deployment's region;
+ * for role assumption the derived EXTERNAL ID (mz_<prefix>_u<id>, SQL.md
+ * 8.4), the default ASSUME ROLE SESSION NAME and tether's own identity: the
+ * principal role and the secret with its credentials, granted for the STS
+ * endpoint (the validator fetches and splits it; its value never passes
+ * through here). */
+static int aws_options(struct cat_store *st, struct cat_jobspec *js, struct builder *b,
+		       uint64_t aws_id, const struct conn_optset *aws, const char *prefix,
+		       const struct cat_conn_cfg *cfg, struct err *e)
+{
+	char name[64], dest[CAT_JOB_DEST_MAX];
+	uint64_t cred_id = 0;
+	int rc;
+
+	for (size_t i = 0; prefix && i < aws->n; i++)
+		if (add_option(st, js, b, &aws->opts[i], prefix, e) < 0)
+			return -1;
+	aws_sts_dest(aws, cfg, dest, sizeof(dest));
+	if (add_dest(js, dest, e) < 0)
+		return -1;
+	snprintf(b->region, sizeof(b->region), "%s", cfg->region);
+	text_option(b, JS_TETHER_REGION, b->region);
+	if (!conn_optset_get(aws, CONN_O_ASSUME_ROLE_ARN))
+		return 0;
+	snprintf(b->ext_id, sizeof(b->ext_id), "mz_%s_u%" PRIu64, cfg->prefix, aws_id);
+	snprintf(name, sizeof(name), "%s%s", prefix ? prefix : "", JS_AWS_EXTERNAL_ID);
+	text_option(b, name, b->ext_id);
+	if (!conn_optset_get(aws, CONN_O_ASSUME_ROLE_SESSION_NAME)) {
+		conn_render_default(conn_type_opt(&conn_types[CONN_AWS],
+						  CONN_O_ASSUME_ROLE_SESSION_NAME),
+				    &cfg->s, aws_id, b->session, sizeof(b->session));
+		snprintf(name, sizeof(name), "%s%s", prefix ? prefix : "",
+			 conn_opts[CONN_O_ASSUME_ROLE_SESSION_NAME].name);
+		text_option(b, name, b->session);
+	}
+	if (cfg->role_arn[0])
+		text_option(b, JS_TETHER_ROLE_ARN, cfg->role_arn);
+	if (!cfg->cred_secret[0])
+		return 0;
+	rc = tether_creds_secret(st, cfg->cred_secret, &cred_id, e);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		/* The check says the principal has no credentials (0A000). */
+		log_warn("aws_principal_credentials_missing", "secret=%s", cfg->cred_secret);
+		return 0;
+	}
+	if (add_secret(st, js, cred_id, e) < 0)
+		return -1;
+	Tether__JobOption *o = text_option(b, JS_TETHER_CREDENTIALS, "");
+	o->parts[0]->is_secret = 1;
+	o->parts[0]->secret_id = cred_id;
+	return 0;
+}
+
 int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 		      enum conn_type type, const struct conn_optset *set,
 		      const char *const self_keys[2], uint32_t connect_timeout_ms,
@@ -533,6 +764,11 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 	Tether__JobTunnel *tptr[CAT_JOB_MAX_TUNNELS];
 	char *dptr[CAT_JOB_MAX_DESTS];
 	size_t nparts = 0, nopts;
+	/* A referenced AWS CONNECTION (its stored options) and the deployment
+	 * settings that AWS jobs read. */
+	const struct conn_opt *awsc = conn_optset_get(set, CONN_O_AWS_CONNECTION);
+	struct conn_optset aws_ref = { 0 };
+	struct cat_conn_cfg cfg;
 	int rc = -1;
 
 	memset(js, 0, sizeof(*js));
@@ -543,11 +779,25 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 		return err_set(e, "0A000", "validation of %s connections is not supported yet",
 			       conn_types[type].keyword);
 	snprintf(js->type, sizeof(js->type), "%s", conn_types[type].catalog_name);
+	if (awsc && awsc->v.form != CONN_VF_REF)
+		awsc = NULL;
+	if ((type == CONN_AWS || awsc) && cat_conn_cfg_load(st, &cfg, e) < 0)
+		return -1;
+	if (awsc) {
+		int r = cat_store_conn_load(st, awsc->v.id, &aws_ref, e);
+		if (r <= 0)
+			return r < 0 ? -1 : err_set(e, "42704", "unknown catalog item 'u%" PRIu64 "'",
+						    awsc->v.id);
+	}
 	for (size_t i = 0; i < set->n; i++)
-		nparts += set->opts[i].v.form == CONN_VF_CHAIN ? set->opts[i].v.nparts : 1;
-	/* KAFKA: BROKER <n> and its tunnel per broker, one part each. */
-	nopts = set->n + 1 + (type == CONN_KAFKA ? 2 * kafka_nbrokers(set) : 0);
-	nparts += nopts - set->n;
+		nparts += option_parts(&set->opts[i]);
+	for (size_t i = 0; i < aws_ref.n; i++)
+		nparts += option_parts(&aws_ref.opts[i]);
+	/* KAFKA: BROKER <n> and its tunnel per broker; AWS: the referenced
+	 * connection's options, AWS CONNECTION, EXTERNAL ID, the session name
+	 * and the TETHER/ ones. One part each. */
+	nopts = set->n + 1 + (type == CONN_KAFKA ? 2 * kafka_nbrokers(set) : 0) + aws_ref.n + 8;
+	nparts += nopts;
 	b.opts = calloc(nopts, sizeof(*b.opts));
 	b.optp = calloc(nopts, sizeof(*b.optp));
 	b.parts = calloc(nparts + 1, sizeof(*b.parts));
@@ -560,7 +810,7 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 		goto out;
 	}
 	for (size_t i = 0; i < set->n; i++)
-		if (add_option(st, js, &b, &set->opts[i], e) < 0)
+		if (add_option(st, js, &b, &set->opts[i], NULL, e) < 0)
 			goto out;
 	/* The target first: secrets are audited with it as destination. */
 	if (type == CONN_KAFKA) {
@@ -568,10 +818,25 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 		 * check answers 0A000 before it needs a destination). */
 		if (kafka_options(js, &b, set, e) < 0)
 			goto out;
-	} else {
+	} else if (type == CONN_CSR || type == CONN_ICEBERG) {
+		url_dest(conn_optset_text(set, CONN_O_URL) ? conn_optset_text(set, CONN_O_URL) : "",
+			 js->dests[0], sizeof(js->dests[0]));
+		js->ndests = 1;
+	} else if (type == CONN_AWS) {
+		/* The STS endpoint (aws_options). */
+		if (aws_options(st, js, &b, conn_id, set, NULL, &cfg, e) < 0)
+			goto out;
+	} else if (type != CONN_AWS_PRIVATELINK) {
+		/* (PrivateLink reaches nothing and has no secrets.) */
 		if (hostport(set, type, js->dests[0], sizeof(js->dests[0]), e) < 0)
 			goto out;
 		js->ndests = 1;
+	}
+	if (awsc) {
+		/* Its options nested, its STS endpoint after the target. */
+		id_option(&b, conn_opts[CONN_O_AWS_CONNECTION].name, awsc->v.id);
+		if (aws_options(st, js, &b, awsc->v.id, &aws_ref, JS_AWS_REF_PREFIX, &cfg, e) < 0)
+			goto out;
 	}
 
 	spec.tunnel = NULL;
@@ -641,6 +906,7 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 	tether__envelope__pack(&env, js->packed);
 	rc = 0;
 out:
+	conn_optset_free(&aws_ref);
 	for (size_t i = 0; tbs && i < CAT_JOB_MAX_TUNNELS + 1; i++)
 		conn_optset_free(&tbs[i].opts);
 	free(tbs);

@@ -355,6 +355,13 @@ static enum cat_scram_step first(struct cat_scram *s, const char *mech, const ch
 	for (size_t i = 0; i < nlen; i++)
 		if (!nonce_char(nonce[i]))
 			return malformed(e, "Invalid characters in the client nonce.");
+	/* Optional extensions (none supported, ignored): "x=value" each. */
+	while (p < end) {
+		char a = p[0];
+
+		if (!((a >= 'a' && a <= 'z') || (a >= 'A' && a <= 'Z')) || !attr(&p, end, a, &vlen))
+			return malformed(e, "Attribute expected in client-first-message.");
+	}
 	if ((size_t)(end - bare) >= sizeof(s->client_first_bare))
 		return malformed(e, "Message too long.");
 	memcpy(s->client_first_bare, bare, (size_t)(end - bare));

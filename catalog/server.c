@@ -309,7 +309,13 @@ static void handle_startup(struct server *srv, struct client *c,
 	case PGW_SSL_REQUEST:
 		/* TCP: 'S', then the TLS handshake; the Unix socket has no
 		 * TLS: 'N', then the real startup. */
-		if (c->tcp && srv->tls && !c->tls) {
+		/* Without a TLS context (files unusable, logged at start)
+		 * say so, rather than leave clients waiting. */
+		if (c->tcp && !srv->tls) {
+			fatal(c, "58000", "TLS is unavailable: the TCP listener's certificate or key could not be loaded (see the catalog's log)");
+			return;
+		}
+		if (c->tcp && !c->tls) {
 			pgw_buf_append(&c->out, "S", 1);
 			c->state = CL_TLS;
 			return;
@@ -837,11 +843,6 @@ int cat_server_run(struct cat_ctx *ctx, const struct cat_server_fds *fds,
 	srv.listen_fd = fds->listen_fd;
 	srv.tcp_fd = fds->tcp_fd;
 	srv.tls = fds->tls;
-	if (srv.tcp_fd >= 0 && !srv.tls) {
-		/* TCP is TLS or nothing: without a context nobody is served. */
-		close(srv.tcp_fd);
-		srv.tcp_fd = -1;
-	}
 	if (getrandom(srv.mock_key, sizeof(srv.mock_key), 0) != (ssize_t)sizeof(srv.mock_key)) {
 		log_error("getrandom_failed", "errno=%d", errno);
 		return -1;

@@ -67,6 +67,8 @@ int cat_conn_cfg_load(struct cat_store *s, struct cat_conn_cfg *c, struct err *e
 			col(c->region, sizeof(c->region), st, 1);
 		else if (!strcmp(n, "aws_privatelink_availability_zones"))
 			col(c->azbuf, sizeof(c->azbuf), st, 1);
+		else if (!strcmp(n, "aws_principal_credentials_secret"))
+			col(c->cred_secret, sizeof(c->cred_secret), st, 1);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

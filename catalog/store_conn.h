@@ -24,7 +24,11 @@
  *                                      mz_<instance_id>_<connection id>
  *   region                             'us-east-1' (AWS REGION default)
  *   aws_privatelink_availability_zones NULL = unchecked; else AZ ids, comma
- *                                      separated */
+ *                                      separated
+ *   aws_principal_credentials_secret   NULL = none; else the qualified name
+ *                                      of the SECRET with tether's own AWS
+ *                                      keys (catalog/jobspec.c grants it to
+ *                                      jobs that assume a role) */
 struct cat_conn_cfg {
 	char instance_id[128];
 	char prefix[128];
@@ -32,6 +36,7 @@ struct cat_conn_cfg {
 	char pl_account[64];
 	char region[64];
 	char azbuf[1024];
+	char cred_secret[800];          /* "db.schema.name" or "" */
 	const char *azs[32];
 	struct conn_settings s;
 };

@@ -27,6 +27,7 @@ enum kind {
 	K_BOOL,         /* true/false, on/off, yes/no, 1/0 */
 	K_USER,         /* system user name: [a-z_][a-z0-9_-]*, <= 32 */
 	K_HOSTPORT,     /* IPv4 address or [IPv6 address], ':', port */
+	K_QNAME,        /* database.schema.name, lower-case identifiers */
 };
 
 static const struct key_def {
@@ -47,6 +48,9 @@ static const struct key_def {
 			      TCFG_FOR_CATALOG },
 	[TCFG_PL_AZS] = { "aws.privatelink_availability_zones", K_AZ_LIST, NULL, 0, 0,
 			  TCFG_FOR_CATALOG },
+	/* The SECRET (by name, never a value) holding tether's own AWS keys. */
+	[TCFG_AWS_PRINCIPAL_CREDS] = { "aws.principal_credentials_secret", K_QNAME, NULL, 0, 0,
+				       TCFG_FOR_CATALOG },
 	[TCFG_VALIDATION_TIMEOUT] = { "validation.timeout_ms", K_INT, "30000", 1, 3600000,
 				      TCFG_FOR_SUPERVISOR | TCFG_FOR_CATALOG },
 	[TCFG_VALIDATION_CONNECT_TIMEOUT] = { "validation.connect_timeout_ms", K_INT, "10000",
@@ -340,6 +344,33 @@ static const char *check_hostport(const char *v, char *out)
 	return NULL;
 }
 
+/* materialize.public.tether_aws: three unquoted identifiers (the catalog
+ * resolves the name when a job needs it). */
+static const char *check_qname(const char *v, char *out)
+{
+	static const char why[] =
+		"must be a qualified secret name such as materialize.public.tether_aws";
+	const char *p = v;
+
+	for (int part = 0; part < 3; part++) {
+		size_t n = 0;
+
+		if (!((*p >= 'a' && *p <= 'z') || *p == '_'))
+			return why;
+		while (is_lower_alnum(p[n]) || p[n] == '_' || p[n] == '$')
+			n++;
+		if (n > 255)
+			return why;
+		p += n;
+		if (part < 2 && *p++ != '.')
+			return why;
+	}
+	if (*p)
+		return why;
+	strcpy(out, v);
+	return NULL;
+}
+
 static const char *check_value(const struct key_def *d, const char *v, char *out)
 {
 	switch (d->kind) {
@@ -368,6 +399,8 @@ static const char *check_value(const struct key_def *d, const char *v, char *out
 		return check_user(v, out);
 	case K_HOSTPORT:
 		return check_hostport(v, out);
+	case K_QNAME:
+		return check_qname(v, out);
 	}
 	return "has an unknown kind";
 }

@@ -17,6 +17,7 @@ enum tcfg_key {
 	TCFG_AWS_ROLE_ARN,              /* aws.connection_role_arn */
 	TCFG_PL_ACCOUNT,                /* aws.privatelink_account_id */
 	TCFG_PL_AZS,                    /* aws.privatelink_availability_zones */
+	TCFG_AWS_PRINCIPAL_CREDS,       /* aws.principal_credentials_secret */
 	TCFG_VALIDATION_TIMEOUT,        /* validation.timeout_ms */
 	TCFG_VALIDATION_CONNECT_TIMEOUT,/* validation.connect_timeout_ms */
 	TCFG_VALIDATION_DENY_PRIVATE,   /* validation.deny_private_addresses */

@@ -252,16 +252,73 @@ static int aws_load(struct aws_ctx *c, const char *destination, struct val_resul
 	return 0;
 }
 
+/* A copy of s[0..n) into t[o] (wiped by aws_ctx_free); -1 out of memory. */
+static int aws_tether_copy(struct aws_ctx *c, int o, const char *s, size_t n)
+{
+	if (!(c->t[o] = malloc(n + 1)))
+		return -1;
+	memcpy(c->t[o], s, n);
+	c->t[o][n] = '\0';
+	c->tlen[o] = n;
+	return 0;
+}
+
+/* VAL_OPT_TETHER_AWS_CREDENTIALS: "AKID:SECRET[:TOKEN]" (trailing white
+ * space ignored) split into t[AT_AKID], t[AT_SECRET], t[AT_TOKEN]. The
+ * value never reaches a message. */
+static int aws_load_tether_creds(struct aws_ctx *c, const struct val_option *opt,
+				 struct val_result *r)
+{
+	char *v = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (val_option_value(c->svc, c->job, opt, c->sts.hostport, &v, &len, r) != 0)
+		return -1;
+	while (len > 0 && (v[len - 1] == '\n' || v[len - 1] == '\r' || v[len - 1] == ' ' ||
+			   v[len - 1] == '\t'))
+		v[--len] = '\0';
+	char *c1 = memchr(v, ':', len);
+	char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - v)) : NULL;
+	size_t slen = c1 ? (size_t)((c2 ? c2 : v + len) - (c1 + 1)) : 0;
+	size_t tlen = c2 ? len - (size_t)(c2 + 1 - v) : 0;
+	if (!c1 || c1 == v || slen == 0 || (c2 && tlen == 0)) {
+		aws_config(r, "0A000", "internal error: no AWS connection role configured", NULL);
+		err_detail(&r->e, "The secret named by aws.principal_credentials_secret must hold "
+			   "ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN].");
+		goto out;
+	}
+	if (aws_tether_copy(c, AT_AKID, v, (size_t)(c1 - v)) != 0 ||
+	    aws_tether_copy(c, AT_SECRET, c1 + 1, slen) != 0 ||
+	    (c2 && aws_tether_copy(c, AT_TOKEN, c2 + 1, tlen) != 0)) {
+		val_fail(r, VAL_CONFIG, NULL, "internal error: validator: out of memory");
+		err_set(&r->e, "XX000", "internal error: validator: out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	val_value_free(v, len);
+	return rc;
+}
+
 /* tether's identity for role assumption: the principal role and the
  * credentials that may assume it. 0A000 when not configured (SQL.md 6). */
 static int aws_load_tether(struct aws_ctx *c, struct val_result *r)
 {
+	const struct val_option *creds = val_job_option(c->job, VAL_OPT_TETHER_AWS_CREDENTIALS);
+
 	for (int o = 0; o < AT_N; o++) {
 		const struct val_option *opt = val_job_option(c->job, aws_tether_names[o]);
+		if (creds && (o == AT_AKID || o == AT_SECRET || o == AT_TOKEN))
+			continue;       /* from the combined secret below */
 		if (opt && val_option_value(c->svc, c->job, opt, c->sts.hostport, &c->t[o],
 					    &c->tlen[o], r) != 0)
 			return -1;
 	}
+	/* The role first: without it the credentials are not even fetched. */
+	if (creds && c->t[AT_ROLE_ARN] && c->t[AT_ROLE_ARN][0] &&
+	    aws_load_tether_creds(c, creds, r) != 0)
+		return -1;
 	if (!c->t[AT_ROLE_ARN] || !c->t[AT_ROLE_ARN][0]) {
 		aws_config(r, "0A000", "internal error: no AWS connection role configured", NULL);
 		err_detail(&r->e, "The deployment setting aws.connection_role_arn is not set.");

@@ -203,6 +203,11 @@ int conn_sqlserver_validate(const struct val_services *svc,
 #define VAL_OPT_TETHER_AWS_SECRET_ACCESS_KEY "TETHER/AWS SECRET ACCESS KEY"
 #define VAL_OPT_TETHER_AWS_SESSION_TOKEN "TETHER/AWS SESSION TOKEN"
 #define VAL_OPT_TETHER_REGION "TETHER/REGION"
+/* What the catalog sends instead of the three above: one secret part, the
+ * SECRET named by aws.principal_credentials_secret, whose value is
+ * "ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]" (split here, so the
+ * catalog only ever knows the secret's id). */
+#define VAL_OPT_TETHER_AWS_CREDENTIALS "TETHER/AWS CREDENTIALS"
 /* Secrets of URL-based types are fetched with destination "<host>:<port>"
  * of URL (default port 443/80, IPv6 in brackets); AWS secrets and tether's
  * AWS credentials with the STS endpoint's "<host>:<port>"

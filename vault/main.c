@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,25 @@ static void on_stop_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
+}
+
+static int warm_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(uint64_t));
+}
+
+/* glibc's qsort (merge sort) asks sysconf(_SC_PHYS_PAGES), i.e.
+ * sysinfo(2), the first time it sorts more than 1 KiB, and caches the
+ * answer. sysinfo is outside the vault's allowlist: a reconciliation of
+ * more than ~64 secrets was killed by seccomp. Sort once before the
+ * filter so that the cached value is used afterwards. */
+static void qsort_warm_up(void)
+{
+	uint64_t a[512];
+
+	for (size_t i = 0; i < 512; i++)
+		a[i] = 512 - i;
+	qsort(a, 512, sizeof(a[0]), warm_cmp);
 }
 
 static void usage(void)
@@ -73,6 +93,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	log_init("vault");
+	qsort_warm_up();
 	sbx_enter(SBX_ROLE_VAULT, keep, sizeof(keep) / sizeof(keep[0]));
 
 	/* SIGTERM/SIGINT are blocked except inside ppoll, so the flag is only

@@ -32,7 +32,8 @@
 #endif
 
 enum { SEC_CSR_PASSWORD = 1, SEC_CA, SEC_CLIENT_CERT, SEC_CLIENT_KEY, SEC_WRONG_CA,
-       SEC_ICE_SECRET, SEC_AWS_SECRET, SEC_AWS_TOKEN, SEC_TETHER_SECRET, SEC_BAD };
+       SEC_ICE_SECRET, SEC_AWS_SECRET, SEC_AWS_TOKEN, SEC_TETHER_SECRET, SEC_BAD,
+       SEC_TETHER_COMBINED, SEC_TETHER_MALFORMED };
 
 /* Secret values, unique per run (concurrent runs scan the same /tmp). */
 static char secret_vals[5][48];
@@ -239,6 +240,12 @@ static int group_setup(void **state)
 	fake_secret_set(&G.f, SEC_AWS_TOKEN, AWS_TOKEN, strlen(AWS_TOKEN));
 	fake_secret_set(&G.f, SEC_TETHER_SECRET, TETHER_SECRET, strlen(TETHER_SECRET));
 	fake_secret_set(&G.f, SEC_BAD, "not-the-right-one", 17);
+	/* aws.principal_credentials_secret's form: AKID:SECRET[:TOKEN]. */
+	char combined[128];
+	snprintf(combined, sizeof(combined), "AKIDTETHER:%s\n", TETHER_SECRET);
+	fake_secret_set(&G.f, SEC_TETHER_COMBINED, combined, strlen(combined));
+	snprintf(combined, sizeof(combined), "AKIDTETHER%s", TETHER_SECRET);
+	fake_secret_set(&G.f, SEC_TETHER_MALFORMED, combined, strlen(combined));
 	int rc = peer_start(&G.sshd, "sshd_start.sh", "sshd_stop.sh", NULL);
 	G.have_sshd = rc == 0;
 	G.since = time(NULL) - 1;
@@ -786,6 +793,27 @@ static void test_aws_role_assumption(void **state)
 	/* The role does not trust the principal at all. */
 	aws_role_job(&b, &f, UNTRUSTING, true, true);
 	expect(conn_aws_validate, &b, VAL_PERMISSION, "08004", "AccessDenied");
+
+	/* tether's keys as one secret (catalog/jobspec.c sends this form). */
+	job_init(&b, "aws", 1000);
+	job_text(&b, "ASSUME ROLE ARN", CUSTOMER);
+	job_text(&b, "EXTERNAL ID", EXTERNAL_ID);
+	job_text(&b, "REGION", "us-west-2");
+	job_text(&b, "ENDPOINT", f.url);
+	job_text(&b, VAL_OPT_TETHER_AWS_ROLE_ARN, PRINCIPAL);
+	job_secret(&b, VAL_OPT_TETHER_AWS_CREDENTIALS, SEC_TETHER_COMBINED);
+	expect(conn_aws_validate, &b, VAL_OK, NULL, NULL);
+	job_init(&b, "aws", 1000);
+	job_text(&b, "ASSUME ROLE ARN", CUSTOMER);
+	job_text(&b, "EXTERNAL ID", EXTERNAL_ID);
+	job_text(&b, "REGION", "us-west-2");
+	job_text(&b, "ENDPOINT", f.url);
+	job_text(&b, VAL_OPT_TETHER_AWS_ROLE_ARN, PRINCIPAL);
+	job_secret(&b, VAL_OPT_TETHER_AWS_CREDENTIALS, SEC_TETHER_MALFORMED);
+	assert_int_equal(run(conn_aws_validate, &b, &r), -1);
+	assert_string_equal(r.e.sqlstate, "0A000");
+	assert_string_equal(r.e.message, "internal error: no AWS connection role configured");
+	assert_null(strstr(r.e.detail, TETHER_SECRET));
 
 	/* No principal configured: 0A000 (SQL.md 6). */
 	aws_role_job(&b, &f, CUSTOMER, false, true);
