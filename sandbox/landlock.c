@@ -187,7 +187,8 @@ static int add_rules(int ruleset, const struct ll_rule *rules, size_t n,
 	return 0;
 }
 
-int sbx_landlock_enter(enum sbx_role role, const char *data_dir, const char *exe)
+int sbx_landlock_enter(enum sbx_role role, const char *data_dir, const char *exe,
+		       const char *const *extra_ro)
 {
 	struct ll_ruleset_attr attr;
 	size_t attr_size;
@@ -217,6 +218,11 @@ int sbx_landlock_enter(enum sbx_role role, const char *data_dir, const char *exe
 	if (rc == 0)
 		rc = add_rules(ruleset, role_rules[role].rules, role_rules[role].count,
 			       data_dir, exe, attr.handled_access_fs);
+	for (size_t i = 0; rc == 0 && extra_ro && extra_ro[i]; i++) {
+		struct ll_rule extra = { LL_ABS, extra_ro[i], R };
+
+		rc = add_rules(ruleset, &extra, 1, data_dir, exe, attr.handled_access_fs);
+	}
 	if (rc == 0)
 		rc = prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	if (rc == 0)

@@ -50,11 +50,14 @@ int sbx_load_seccomp(enum sbx_role role);
 int sbx_landlock_abi(void);
 /* Confines the calling process's file access to what `role` needs:
  * data_dir/<role dir> read-write (vault, catalog), read-only system files,
- * execute of `exe` and the libraries. Sets no_new_privs. The domain is
+ * execute of `exe` and the libraries, plus the read-only files named in
+ * the NULL-terminated `extra_ro` (may be NULL: e.g. the catalog's TLS
+ * certificate and key from tether.conf). Sets no_new_privs. The domain is
  * inherited across execve, so tetherd calls it between fork and exec.
  * Returns the ABI enforced (> 0), 0 when the kernel has no Landlock
  * (nothing done), -1 with errno on failure. Allocates nothing. */
-int sbx_landlock_enter(enum sbx_role role, const char *data_dir, const char *exe);
+int sbx_landlock_enter(enum sbx_role role, const char *data_dir, const char *exe,
+		       const char *const *extra_ro);
 
 /* 1 if the role's policy allows `syscall` (by name) under some arguments:
  * lets tests check what a policy must never contain. */

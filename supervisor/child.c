@@ -120,7 +120,7 @@ static void child_exec(const char *path, char *const argv[], const char *const e
 		goto fail;
 	if (devnull != STDIN_FILENO)
 		close(devnull);
-	if (cf && cf->landlock && sbx_landlock_enter(cf->role, cf->data_dir, path) < 0)
+	if (cf && cf->landlock && sbx_landlock_enter(cf->role, cf->data_dir, path, cf->extra_ro) < 0)
 		goto fail;
 	execve(path, argv, (char *const *)envp);
 fail:

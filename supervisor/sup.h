@@ -121,6 +121,7 @@ struct sup_confine {
 	int landlock;                   /* apply sbx_landlock_enter(role, ...) */
 	enum sbx_role role;
 	const char *data_dir;
+	const char *extra_ro[4];        /* more read-only files, NULL-terminated */
 };
 
 /* fork + exec of `path` with argv/envp; fds[i] becomes descriptor 3 + i,

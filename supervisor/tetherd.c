@@ -781,6 +781,16 @@ static void setup_confinement(void)
 		sup.confine[r].role = (enum sbx_role)r;
 		sup.confine[r].data_dir = sup.dir;
 	}
+	/* The catalog reads the TCP listener's certificate and key itself. */
+	static const enum tcfg_key tls_files[] = {
+		TCFG_TLS_CERTIFICATE, TCFG_TLS_KEY, TCFG_TLS_CA,
+	};
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof(tls_files) / sizeof(tls_files[0]); i++) {
+		const char *path = tcfg_get(&sup_config, tls_files[i]);
+		if (path && *path)
+			sup.confine[SBX_ROLE_CATALOG].extra_ro[n++] = path;
+	}
 }
 
 static int fail(const struct err *e)

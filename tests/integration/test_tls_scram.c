@@ -131,8 +131,9 @@ static int setup(void **state)
 	PQfinish(c);
 	if (th_stop(&t) != 0)
 		return -1;
-	/* Under DATA/catalog: the catalog's Landlock rules allow it there. */
-	snprintf(dir, sizeof(dir), "%s/catalog/tls", t.data_dir);
+	/* Outside the data dir, as an operator would keep them: tetherd adds
+	 * the configured TLS files to the catalog's Landlock rules. */
+	snprintf(dir, sizeof(dir), "%s/tls", t.dir);
 	snprintf(cmd, sizeof(cmd),
 		 "mkdir -m 700 %s && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
 		 "-nodes -days 2 -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 "

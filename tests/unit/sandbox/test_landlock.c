@@ -74,7 +74,7 @@ static void run_probes(enum sbx_role role, const struct probe *p, size_t n)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		if (sbx_landlock_enter(role, data, NULL) <= 0)
+		if (sbx_landlock_enter(role, data, NULL, NULL) <= 0)
 			_exit(100);
 		for (size_t i = 0; i < n; i++) {
 			char path[512];
@@ -151,7 +151,7 @@ static void test_abi_reported(void **state)
 	(void)state;
 	/* PEERS.md 8: this VM's kernel has ABI 7; any kernel: >= 0. */
 	assert_true(sbx_landlock_abi() >= 0);
-	assert_int_equal(sbx_landlock_enter(SBX_ROLE_COUNT, data, NULL), -1);
+	assert_int_equal(sbx_landlock_enter(SBX_ROLE_COUNT, data, NULL, NULL), -1);
 }
 
 int main(void)
