@@ -102,6 +102,19 @@ void cat_keys_progress(struct cat_ctx *ctx, const Tether__KeyRotationProgress *p
 		rc = sqlite3_step(q);
 	}
 	sqlite3_finalize(q);
+	/* A rotation resumed after a vault restart reports a new start: the
+	 * row of the interrupted run says so instead of "running" forever. */
+	if (rc == SQLITE_DONE &&
+	    sqlite3_prepare_v2(ctx->store->db,
+			       "UPDATE key_rotations SET state = 'interrupted' WHERE kind = ?"
+			       " AND term = ? AND state = 'running' AND started_at <> ?",
+			       -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, p->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(q, 2, p->term);
+		sqlite3_bind_text(q, 3, started, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		sqlite3_finalize(q);
+	}
 	if (rc != SQLITE_DONE)
 		log_warn("key_rotation_progress_not_stored", "error=\"%s\"",
 			 sqlite3_errmsg(ctx->store->db));

@@ -708,6 +708,15 @@ static void test_seed_selects_and_show_create(void **state)
 		st = th_exec_sqlstate(conn_, "VALIDATE CONNECTION ssh_connection", &msg);
 		assert_string_equal(st, "08001");
 		assert_non_null(strstr(msg, "bastion-host"));
+		/* AWS and AWS PRIVATELINK validate on demand (issue 6): role
+		 * assumption needs tether's own principal, not configured here;
+		 * PrivateLink needs the cloud. */
+		st = th_exec_sqlstate(conn_, "VALIDATE CONNECTION aws_role_assumption", &msg);
+		assert_string_equal(st, "0A000");
+		assert_string_equal(msg, "internal error: no AWS connection role configured");
+		st = th_exec_sqlstate(conn_, "VALIDATE CONNECTION pl2", &msg);
+		assert_string_equal(st, "0A000");
+		assert_string_equal(msg, "AWS PrivateLink connections are unsupported");
 		st = th_exec_sqlstate(conn_, "VALIDATE CONNECTION pgpw", &msg);
 		assert_string_equal(st, "42809");
 		assert_string_equal(msg, "cannot validate secret 'materialize.public.pgpw'");

@@ -156,6 +156,12 @@ static void test_config_bad_values_name_the_key(void **state)
 	expect_load_error("aws.privatelink_availability_zones = use1-az1, use1-az1\n",
 			  "t.conf:1: invalid value for aws.privatelink_availability_zones: lists an availability zone id twice");
 	expect_load_error("data_dir = \"\"\n", "t.conf:1: invalid value for data_dir: must not be empty");
+	expect_load_error("aws.principal_credentials_secret = tether_aws\n",
+			  "t.conf:1: invalid value for aws.principal_credentials_secret: must be a qualified secret name such as materialize.public.tether_aws");
+	expect_load_error("aws.principal_credentials_secret = materialize.public.Tether\n",
+			  "t.conf:1: invalid value for aws.principal_credentials_secret: must be a qualified secret name such as materialize.public.tether_aws");
+	expect_load_error("aws.principal_credentials_secret = a.b.c.d\n",
+			  "t.conf:1: invalid value for aws.principal_credentials_secret: must be a qualified secret name such as materialize.public.tether_aws");
 }
 
 static void test_config_values_are_canonical(void **state)
@@ -170,6 +176,8 @@ static void test_config_values_are_canonical(void **state)
 		     TCFG_AWS_ROLE_ARN, "arn:aws-us-gov:iam::123456789012:role/path/Tether+x@y");
 	want_value("aws.privatelink_account_id = 000000000000\n", TCFG_PL_ACCOUNT, "000000000000");
 	want_value("limits.max_secret_size = 1\n", TCFG_MAX_SECRET_SIZE, "1");
+	want_value("aws.principal_credentials_secret = materialize.public.tether_aws\n",
+		   TCFG_AWS_PRINCIPAL_CREDS, "materialize.public.tether_aws");
 }
 
 static void test_config_set_arg_overrides_file(void **state)
