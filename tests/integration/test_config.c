@@ -54,7 +54,12 @@ static int listen_socket(const char *dir)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/.s.PGSQL.6875", dir);
+	if ((size_t)snprintf(sa.sun_path, sizeof(sa.sun_path), "%.90s/.s.PGSQL.6875", dir) >=
+	    sizeof(sa.sun_path)) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
 	unlink(sa.sun_path);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 16) != 0)
 		return -1;
