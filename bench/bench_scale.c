@@ -309,12 +309,16 @@ static int run_size(long n, struct figures *f)
 	if (th_restart(&t) < 0 || !(c = th_connect(&t)))
 		goto out;
 	for (;;) {
-		if (th_exec_ok(c, "CREATE SECRET startup_probe AS 'x'"))
-			break;
-		if (now_s() - t0 > 600) {
-			fprintf(stderr, "start-up probe failed: %s", PQerrorMessage(c));
+		PGresult *r = PQexec(c, "CREATE SECRET startup_probe AS 'x'");
+		int done = PQresultStatus(r) == PGRES_COMMAND_OK;
+		if (!done && now_s() - t0 > 120) {
+			fprintf(stderr, "start-up probe failed: %s", PQresultErrorMessage(r));
+			PQclear(r);
 			goto out;
 		}
+		PQclear(r);
+		if (done)
+			break;
 		th_sleep_ms(5);
 	}
 	f->startup_s = now_s() - t0;

@@ -288,7 +288,10 @@ static void my_classify(struct my_check *c, MYSQL *m, const char *host, uint16_t
 	case CR_ERR_NET_WRITE: {
 		int e = my_system_errno(msg);
 		bool greeting = strstr(msg, "initial communication packet") != NULL;
-		if (e == ETIMEDOUT || e == EAGAIN)
+		/* The errno in the message can be stale (a read that hit EOF
+		 * sets none), so a timeout must also have taken the time. */
+		bool waited = elapsed_ms >= (int64_t)((c->timeout_ms + 999) / 1000) * 1000 - 200;
+		if ((e == ETIMEDOUT || e == EAGAIN) && waited)
 			my_fail(c, r, VAL_TIMEOUT, greeting ? "target" : "target_auth",
 				greeting ? "timed out waiting for the server's greeting"
 					 : "timed out waiting for the server during the handshake", msg);

@@ -407,9 +407,11 @@ enum val_code val_http_do(struct val_http *h, const struct val_http_req *q)
 	/* TLS 1.3: the client's handshake completes before the server has
 	 * checked the client certificate; a server that refuses it sends an
 	 * alert and drops the connection, which curl may only notice as a
-	 * vanished peer ("getpeername() failed ... not connected") right
-	 * after the handshake, before any HTTP. */
-	if (strncmp(h->errbuf, "getpeername() failed", 20) == 0 &&
+	 * vanished peer ("getpeername() failed ... not connected") or a
+	 * reset right after the handshake, before any HTTP. */
+	int reset_after_tls = (rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR) &&
+			      strstr(h->errbuf, "reset by peer");
+	if ((strncmp(h->errbuf, "getpeername() failed", 20) == 0 || reset_after_tls) &&
 	    strncmp(q->url, "https:", 6) == 0) {
 		snprintf(h->errbuf, sizeof(h->errbuf), "the server closed the connection right after "
 			 "the TLS handshake (does it require a client certificate?)");

@@ -180,7 +180,8 @@ int conn_sqlserver_validate(const struct val_services *svc,
  * conn_privatelink.c, over validator/http.c ---- */
 
 /* A job for a connection that references an AWS CONNECTION (ICEBERG
- * S3TABLESREST; later Kafka MSK IAM, MySQL RDS IAM) carries the referenced
+ * S3TABLESREST; KAFKA and MYSQL, whose checks answer 0A000 for it) carries
+ * "AWS CONNECTION" (text: its decimal id, once) and the referenced
  * connection's options under this prefix, same parts encoding:
  * "AWS CONNECTION/ACCESS KEY ID", "AWS CONNECTION/SECRET ACCESS KEY",
  * "AWS CONNECTION/SESSION TOKEN", "AWS CONNECTION/ASSUME ROLE ARN",
