@@ -545,7 +545,11 @@ static int aws_check_external_id_required(struct aws_ctx *c, struct val_result *
 			 "role trust policy does not require an external ID");
 		err_detail(&r->e, "The trust policy for the connection's role (%s) is insecure and "
 			   "allows any Materialize customer to assume the role.", c->v[AWS_ROLE_ARN]);
-		err_hint(&r->e, "See: https://materialize.com/s/aws-connection-role-trust-policy");
+		/* The policy to use is in mz_internal.mz_aws_connections. */
+		err_hint(&r->e, "See: https://materialize.com/s/aws-connection-role-trust-policy "
+			 "- the role's trust policy must require sts:ExternalId \"%.64s\", as in "
+			 "example_trust_policy of mz_internal.mz_aws_connections.",
+			 c->v[AWS_EXTERNAL_ID] ? c->v[AWS_EXTERNAL_ID] : "");
 		snprintf(r->stage, sizeof(r->stage), "target_auth");
 		return -1;
 	}

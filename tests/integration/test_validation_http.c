@@ -476,8 +476,12 @@ static void test_aws_role(void **state)
 	assert_string_equal(last.message, "role trust policy does not require an external ID");
 	assert_string_equal(last.detail, "The trust policy for the connection's role (" INSECURE
 			    ") is insecure and allows any Materialize customer to assume the role.");
-	assert_string_equal(last.hint,
-			    "See: https://materialize.com/s/aws-connection-role-trust-policy");
+	/* The hint names the link, the external ID to require and where the
+	 * example policy is. */
+	assert_true(strncmp(last.hint, "See: https://materialize.com/s/aws-connection-role-trust-policy ",
+			    64) == 0);
+	assert_non_null(strstr(last.hint, "must require sts:ExternalId \""));
+	assert_non_null(strstr(last.hint, "example_trust_policy of mz_internal.mz_aws_connections."));
 	/* A role that does not trust tether's principal. */
 	exec_fails(c, "VALIDATE CONNECTION aws_untrusting", "08004");
 	assert_non_null(strstr(last.message, "AccessDenied"));

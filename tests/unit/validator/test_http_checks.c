@@ -787,8 +787,12 @@ static void test_aws_role_assumption(void **state)
 	assert_string_equal(r.e.message, "role trust policy does not require an external ID");
 	assert_string_equal(r.e.detail, "The trust policy for the connection's role (" INSECURE
 			    ") is insecure and allows any Materialize customer to assume the role.");
-	assert_string_equal(r.e.hint,
-			    "See: https://materialize.com/s/aws-connection-role-trust-policy");
+	/* The hint names the link, the external ID to require and where the
+	 * example policy is. */
+	assert_true(strncmp(r.e.hint, "See: https://materialize.com/s/aws-connection-role-trust-policy ",
+			    64) == 0);
+	assert_non_null(strstr(r.e.hint, "must require sts:ExternalId \""));
+	assert_non_null(strstr(r.e.hint, "example_trust_policy of mz_internal.mz_aws_connections."));
 
 	/* The role does not trust the principal at all. */
 	aws_role_job(&b, &f, UNTRUSTING, true, true);
