@@ -174,13 +174,24 @@ static int schema_for_create(struct exec_run *r, const struct cat_name *n,
 	return 0;
 }
 
-static void qualify(const struct cat_schema *sc, const char *name, char *buf,
-		    size_t size)
+void cat_ddl_qualify(const struct cat_schema *sc, const char *name, char *buf, size_t size)
 {
 	if (sc->is_system)
 		snprintf(buf, size, "%s.%s", sc->name, name);
 	else
 		snprintf(buf, size, "%s.%s.%s", sc->database, sc->name, name);
+}
+
+int cat_ddl_item_exists(struct exec_run *r, const struct cat_item *it, const char *qname,
+			int if_not_exists)
+{
+	if (!if_not_exists)
+		return err_set(r->e, "42710", "%s \"%s\" already exists",
+			       cat_kind_name(it->kind), qname);
+	if (cat_exec_notice(r, "42710", "%s \"%s\" already exists, skipping",
+			    cat_kind_name(it->kind), qname) < 0)
+		return EXEC_ERROR;
+	return 0;
 }
 
 /* SQL.md 9.7: `must be owner of SECRET <qname>` (rbac.c). */
@@ -203,6 +214,17 @@ static int check_kind(struct exec_run *r, const struct cat_item *it,
 static int complete(struct exec_run *r, const struct cat_stmt *st)
 {
 	return pgw_command_complete(r->out, cat_stmt_tag(st)) < 0 ? oom(r) : CAT_RUN_DONE;
+}
+
+/* ALTER of a secret that does not exist: 42704, or with IF EXISTS a
+ * notice and the statement completes. */
+static int secret_missing(struct exec_run *r, const struct cat_stmt *st, const char *written)
+{
+	if (!st->if_exists)
+		return err_set(r->e, "42704", "unknown catalog item '%s'", written);
+	if (cat_exec_notice(r, "00000", "secret \"%s\" does not exist, skipping", written) < 0)
+		return EXEC_ERROR;
+	return complete(r, st);
 }
 
 /* SQL.md 9.6: 512 KiB, or less if limits.max_secret_size says so. */
@@ -259,13 +281,9 @@ int cat_ddl_create_secret(struct exec_run *r, struct cat_stmt *st)
 	rc = cat_store_find_item(ctx->store, sc.id, name, &it, r->e);
 	if (rc < 0)
 		return EXEC_ERROR;
-	qualify(&sc, name, q, sizeof(q));
+	cat_ddl_qualify(&sc, name, q, sizeof(q));
 	if (rc == 1) {
-		if (!st->if_not_exists)
-			return err_set(r->e, "42710", "%s \"%s\" already exists",
-				       cat_kind_name(it.kind), q);
-		if (cat_exec_notice(r, "42710", "%s \"%s\" already exists, skipping",
-				    cat_kind_name(it.kind), q) < 0)
+		if (cat_ddl_item_exists(r, &it, q, st->if_not_exists) < 0)
 			return EXEC_ERROR;
 		return complete(r, st);
 	}
@@ -302,7 +320,7 @@ static int finish_create(struct exec_run *r)
 	char q[QNAME_MAX];
 	int rc;
 
-	qualify(&s->pending.schema, s->pending.name, q, sizeof(q));
+	cat_ddl_qualify(&s->pending.schema, s->pending.name, q, sizeof(q));
 	if (cat_store_begin(ctx->store, r->e) < 0)
 		goto orphan;
 	/* Another session may have taken the name while the vault worked. */
@@ -354,14 +372,9 @@ int cat_ddl_alter_secret_value(struct exec_run *r, struct cat_stmt *st)
 	if (rc < 0)
 		return EXEC_ERROR;
 	written_name(&st->name, w, sizeof(w));
-	if (rc == 0) {
-		if (!st->if_exists)
-			return err_set(r->e, "42704", "unknown catalog item '%s'", w);
-		if (cat_exec_notice(r, "00000", "secret \"%s\" does not exist, skipping", w) < 0)
-			return EXEC_ERROR;
-		return complete(r, st);
-	}
-	qualify(&sc, it.name, q, sizeof(q));
+	if (rc == 0)
+		return secret_missing(r, st, w);
+	cat_ddl_qualify(&sc, it.name, q, sizeof(q));
 	if (check_kind(r, &it, CAT_OBJ_SECRET, q) < 0 || check_owner(r, &it, q) < 0 ||
 	    check_value_size(r, st) < 0)
 		return EXEC_ERROR;
@@ -432,14 +445,9 @@ int cat_ddl_rename(struct exec_run *r, struct cat_stmt *st)
 	if (rc < 0)
 		return EXEC_ERROR;
 	written_name(&st->name, w, sizeof(w));
-	if (rc == 0) {
-		if (!st->if_exists)
-			return err_set(r->e, "42704", "unknown catalog item '%s'", w);
-		if (cat_exec_notice(r, "00000", "secret \"%s\" does not exist, skipping", w) < 0)
-			return EXEC_ERROR;
-		return complete(r, st);
-	}
-	qualify(&sc, it.name, q, sizeof(q));
+	if (rc == 0)
+		return secret_missing(r, st, w);
+	cat_ddl_qualify(&sc, it.name, q, sizeof(q));
 	if (check_kind(r, &it, CAT_OBJ_SECRET, q) < 0 || check_owner(r, &it, q) < 0)
 		return EXEC_ERROR;
 	if (cat_store_begin(ctx->store, r->e) < 0)
@@ -551,7 +559,7 @@ int cat_ddl_drop(struct exec_run *r, struct cat_stmt *st)
 				goto out;
 			continue;
 		}
-		qualify(&sc, it.name, q, sizeof(q));
+		cat_ddl_qualify(&sc, it.name, q, sizeof(q));
 		if (check_kind(r, &it, st->object_kind, q) < 0 ||
 		    check_owner(r, &it, q) < 0 ||
 		    cat_rbac_require_schema(ctx, r->s, CAT_PRIV_USAGE, &sc, r->e) < 0)

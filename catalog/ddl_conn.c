@@ -58,14 +58,6 @@ static void written(const struct cat_name *n, char *buf, size_t size)
 		off += (size_t)snprintf(buf + off, size - off, "%s%s", i ? "." : "", n->parts[i]);
 }
 
-static void qualify(const struct cat_schema *sc, const char *name, char *buf, size_t size)
-{
-	if (sc->is_system)
-		snprintf(buf, size, "%s.%s", sc->name, name);
-	else
-		snprintf(buf, size, "%s.%s.%s", sc->database, sc->name, name);
-}
-
 static void self_item(const struct cat_schema *sc, const char *name, uint64_t id,
 		      int type, struct cat_conn_item *it)
 {
@@ -264,7 +256,7 @@ static int find_target(struct exec_run *r, const struct cat_stmt *st, const char
 			return EXEC_ERROR;
 		return 0;
 	}
-	qualify(sc, it->name, q, qsize);
+	cat_ddl_qualify(sc, it->name, q, qsize);
 	return 1;
 }
 
@@ -302,6 +294,28 @@ void cat_ddl_conn_pending_free(void *p)
 		return;
 	cat_conn_plan_free(&cp->plan);
 	free(cp);
+}
+
+/* A pending CREATE or ALTER that commits `plan` (taken over) as planned
+ * with `cfg`; NULL if out of memory, the plan then still the caller's. */
+static struct conn_pending *pending_with_plan(const struct cat_conn_plan *plan,
+					      const struct cat_conn_cfg *cfg,
+					      const struct cat_schema *sc,
+					      const struct cat_conn_item *self, const char *q)
+{
+	struct conn_pending *cp = calloc(1, sizeof(*cp));
+
+	if (!cp)
+		return NULL;
+	cp->plan = *plan;
+	cp->cfg = *cfg;
+	/* cfg.s points into cfg: re-point the copy */
+	cp->cfg.s.instance_id = cp->cfg.instance_id;
+	cp->cfg.s.region = cp->cfg.region;
+	cp->sc = *sc;
+	cp->self = *self;
+	snprintf(cp->qname, sizeof(cp->qname), "%s", q);
+	return cp;
 }
 
 static int vault_error(struct exec_run *r, const Tether__Reply *reply)
@@ -607,14 +621,10 @@ int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
 	rc = cat_store_find_item(ctx->store, sc.id, name, &it, r->e);
 	if (rc < 0)
 		return EXEC_ERROR;
-	qualify(&sc, name, q, sizeof(q));
+	cat_ddl_qualify(&sc, name, q, sizeof(q));
 	if (rc == 1) {
 		/* Secrets and connections share a namespace (SQL.md 2). */
-		if (!st->if_not_exists)
-			return err_set(r->e, "42710", "%s \"%s\" already exists",
-				       cat_kind_name(it.kind), q);
-		if (cat_exec_notice(r, "42710", "%s \"%s\" already exists, skipping",
-				    cat_kind_name(it.kind), q) < 0)
+		if (cat_ddl_item_exists(r, &it, q, st->if_not_exists) < 0)
 			return EXEC_ERROR;
 		return complete(r, "CREATE CONNECTION");
 	}
@@ -645,22 +655,14 @@ int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
 	if (t->type == CONN_SSH_TUNNEL) {
 		/* Two Ed25519 key pairs from the vault first; the row commits when
 		 * they are durable there (cat_ddl_conn_vault_reply). */
-		struct conn_pending *cp = calloc(1, sizeof(*cp));
+		struct conn_pending *cp = pending_with_plan(&plan, &cfg, &sc, &self, q);
 		uint64_t rid;
 
 		if (!cp) {
 			cat_conn_plan_free(&plan);
 			return oom(r);
 		}
-		cp->plan = plan;
-		cp->cfg = cfg;
-		/* cfg.s points into cfg: re-point the copy */
-		cp->cfg.s.instance_id = cp->cfg.instance_id;
-		cp->cfg.s.region = cp->cfg.region;
-		cp->sc = sc;
-		cp->self = self;
 		cp->validate = validate;
-		snprintf(cp->qname, sizeof(cp->qname), "%s", q);
 		if (cat_vault_generate_ssh_keys(ctx->vault, id, q, r->s->role.name, &rid) < 0) {
 			cat_ddl_conn_pending_free(cp);
 			return vault_error(r, NULL);
@@ -669,19 +671,12 @@ int cat_ddl_create_connection(struct exec_run *r, struct cat_stmt *st)
 	}
 	if (validate) {
 		/* Commit once the job succeeded (commit_created). */
-		struct conn_pending *cp = calloc(1, sizeof(*cp));
+		struct conn_pending *cp = pending_with_plan(&plan, &cfg, &sc, &self, q);
 
 		if (!cp) {
 			cat_conn_plan_free(&plan);
 			return oom(r);
 		}
-		cp->plan = plan;
-		cp->cfg = cfg;
-		cp->cfg.s.instance_id = cp->cfg.instance_id;
-		cp->cfg.s.region = cp->cfg.region;
-		cp->sc = sc;
-		cp->self = self;
-		snprintf(cp->qname, sizeof(cp->qname), "%s", q);
 		return start_job(r, cp, CP_CREATE, &cp->plan.set, NULL);
 	}
 	if (cat_store_begin(ctx->store, r->e) < 0) {
@@ -843,17 +838,10 @@ int cat_ddl_alter_connection(struct exec_run *r, struct cat_stmt *st)
 		}
 		/* Validate the resulting options; commit only on success
 		 * (commit_altered), SQL.md 9.3 step 4. */
-		if (!(cp = calloc(1, sizeof(*cp)))) {
+		if (!(cp = pending_with_plan(&plan, &cfg, &sc, &self, q))) {
 			cat_conn_plan_free(&plan);
 			return oom(r);
 		}
-		cp->plan = plan;
-		cp->cfg = cfg;
-		cp->cfg.s.instance_id = cp->cfg.instance_id;
-		cp->cfg.s.region = cp->cfg.region;
-		cp->sc = sc;
-		cp->self = self;
-		snprintf(cp->qname, sizeof(cp->qname), "%s", q);
 		return start_job(r, cp, CP_ALTER, &cp->plan.set, NULL);
 	}
 	if (cat_store_begin(ctx->store, r->e) < 0) {

@@ -24,6 +24,7 @@ static const struct {
 	{ TCFG_PL_ACCOUNT, "aws_privatelink_account_id" },
 	{ TCFG_PL_AZS, "aws_privatelink_availability_zones" },
 	{ TCFG_AWS_PRINCIPAL_CREDS, "aws_principal_credentials_secret" },
+	{ TCFG_AWS_STS_ENDPOINT, "aws_sts_endpoint" },
 };
 
 int cat_deploy_uuid(char out[37], struct err *e)

@@ -61,6 +61,14 @@ int cat_ddl_lookup_item(struct exec_run *r, const struct cat_name *n,
 int cat_ddl_resolve_schema(struct exec_run *r, const struct cat_name *n,
 			   struct cat_schema *sc);
 
+/* A name in `sc` as messages show it: schema.name in a system schema,
+ * else database.schema.name. */
+void cat_ddl_qualify(const struct cat_schema *sc, const char *name, char *buf, size_t size);
+/* CREATE of a name that is taken (by `it`): 42710, or with IF NOT EXISTS a
+ * 42710 notice and 0, the caller then completing the statement. */
+int cat_ddl_item_exists(struct exec_run *r, const struct cat_item *it, const char *qname,
+			int if_not_exists);
+
 /* ddl_keys.c: ALTER SYSTEM ROTATE {DATA | MASTER} KEY (superuser; parks
  * on the vault's Reply) and the vault's progress reports. */
 int cat_ddl_rotate_key(struct exec_run *r, struct cat_stmt *st);

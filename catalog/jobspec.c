@@ -3,7 +3,9 @@
  * tunnels it goes through (HOST/PORT/USER, public key blobs and pinned host
  * key: the default one, and KAFKA's per-broker ones), a referenced AWS
  * CONNECTION's options nested under "AWS CONNECTION/" with the derived
- * external ID and tether's own AWS identity (validator/val.h), and the grant
+ * external ID and tether's own AWS identity and STS endpoint (validator/val.h:
+ * a role-based connection's ENDPOINT never receives a request signed with
+ * tether's credentials, so it is not a destination either), and the grant
  * (secrets with their committed vault version, key owners, destinations
  * "host:port"). No secret value is ever read here. */
 #include "jobspec.h"
@@ -172,7 +174,7 @@ struct builder {
 	size_t nopts, nparts;
 	/* derived AWS values the options point to (one AWS connection per job:
 	 * the connection itself or the one it references) */
-	char ext_id[200], session[200], region[64];
+	char ext_id[200], session[200], region[64], sts_url[1100];
 };
 
 static void builder_free(struct builder *b)
@@ -562,6 +564,7 @@ static long kafka_tunnels(struct cat_store *st, struct cat_jobspec *js,
 #define JS_TETHER_ROLE_ARN "TETHER/AWS CONNECTION ROLE ARN"
 #define JS_TETHER_CREDENTIALS "TETHER/AWS CREDENTIALS"
 #define JS_TETHER_REGION "TETHER/REGION"
+#define JS_TETHER_STS_ENDPOINT "TETHER/STS ENDPOINT"
 
 static int hexval(int c)
 {
@@ -649,8 +652,9 @@ verbatim:
 	snprintf(out, size, "%s", url);
 }
 
-/* The STS endpoint an AWS connection's check calls (conn_aws.c): ENDPOINT
- * when set and not '', else sts.<REGION or the deployment's region>. */
+/* The STS endpoint a key-based AWS connection's check calls with the
+ * connection's own keys (conn_aws.c): ENDPOINT when set and not '', else
+ * sts.<REGION or the deployment's region>. */
 static void aws_sts_dest(const struct conn_optset *aws, const struct cat_conn_cfg *cfg,
 			 char *out, size_t size)
 {
@@ -662,6 +666,17 @@ static void aws_sts_dest(const struct conn_optset *aws, const struct cat_conn_cf
 		return;
 	}
 	snprintf(out, size, "sts.%s.amazonaws.com:443", region && region[0] ? region : cfg->region);
+}
+
+/* tether's own STS endpoint, for every call signed with tether's
+ * credentials (and the role credentials they obtain): aws.sts_endpoint,
+ * else https://sts.<deployment region>.amazonaws.com. Never ENDPOINT. */
+static void tether_sts_url(const struct cat_conn_cfg *cfg, char *out, size_t size)
+{
+	if (cfg->sts_endpoint[0])
+		snprintf(out, size, "%s", cfg->sts_endpoint);
+	else
+		snprintf(out, size, "https://sts.%s.amazonaws.com", cfg->region);
 }
 
 /* The SECRET named by aws.principal_credentials_secret ("db.schema.name"):
@@ -696,12 +711,15 @@ static int tether_creds_secret(struct cat_store *st, const char *qname, uint64_t
 
 /* What the check of AWS connection `aws_id` (options `aws`) needs besides
  * its options: under `prefix` (a referencing connection's job) its options
- * themselves; the STS endpoint as a destination; the deployment's region;
- * for role assumption the derived EXTERNAL ID (mz_<prefix>_u<id>, SQL.md
- * 8.4), the default ASSUME ROLE SESSION NAME and tether's own identity: the
- * principal role and the secret with its credentials, granted for the STS
- * endpoint (the validator fetches and splits it; its value never passes
- * through here). */
+ * themselves; the deployment's region; with keys, the STS endpoint they are
+ * sent to (ENDPOINT or sts.<region>) as a destination; for role assumption
+ * the derived EXTERNAL ID (mz_<prefix>_u<id>, SQL.md 8.4), the default
+ * ASSUME ROLE SESSION NAME and tether's own identity: the principal role,
+ * tether's STS endpoint (TETHER/STS ENDPOINT, aws.sts_endpoint) as the only
+ * AWS destination, and the secret with its credentials, granted for it (the
+ * validator fetches and splits it; its value never passes through here).
+ * A role-based connection's ENDPOINT is not a destination: nothing signed
+ * by tether may go there. */
 static int aws_options(struct cat_store *st, struct cat_jobspec *js, struct builder *b,
 		       uint64_t aws_id, const struct conn_optset *aws, const char *prefix,
 		       const struct cat_conn_cfg *cfg, struct err *e)
@@ -713,13 +731,17 @@ static int aws_options(struct cat_store *st, struct cat_jobspec *js, struct buil
 	for (size_t i = 0; prefix && i < aws->n; i++)
 		if (add_option(st, js, b, &aws->opts[i], prefix, e) < 0)
 			return -1;
-	aws_sts_dest(aws, cfg, dest, sizeof(dest));
-	if (add_dest(js, dest, e) < 0)
-		return -1;
 	snprintf(b->region, sizeof(b->region), "%s", cfg->region);
 	text_option(b, JS_TETHER_REGION, b->region);
-	if (!conn_optset_get(aws, CONN_O_ASSUME_ROLE_ARN))
-		return 0;
+	if (!conn_optset_get(aws, CONN_O_ASSUME_ROLE_ARN)) {
+		aws_sts_dest(aws, cfg, dest, sizeof(dest));
+		return add_dest(js, dest, e);
+	}
+	tether_sts_url(cfg, b->sts_url, sizeof(b->sts_url));
+	text_option(b, JS_TETHER_STS_ENDPOINT, b->sts_url);
+	url_dest(b->sts_url, dest, sizeof(dest));
+	if (add_dest(js, dest, e) < 0)
+		return -1;
 	snprintf(b->ext_id, sizeof(b->ext_id), "mz_%s_u%" PRIu64, cfg->prefix, aws_id);
 	snprintf(name, sizeof(name), "%s%s", prefix ? prefix : "", JS_AWS_EXTERNAL_ID);
 	text_option(b, name, b->ext_id);
@@ -796,7 +818,7 @@ int cat_jobspec_build(struct cat_store *st, uint64_t job_id, uint64_t conn_id,
 	/* KAFKA: BROKER <n> and its tunnel per broker; AWS: the referenced
 	 * connection's options, AWS CONNECTION, EXTERNAL ID, the session name
 	 * and the TETHER/ ones. One part each. */
-	nopts = set->n + 1 + (type == CONN_KAFKA ? 2 * kafka_nbrokers(set) : 0) + aws_ref.n + 8;
+	nopts = set->n + 1 + (type == CONN_KAFKA ? 2 * kafka_nbrokers(set) : 0) + aws_ref.n + 9;
 	nparts += nopts;
 	b.opts = calloc(nopts, sizeof(*b.opts));
 	b.optp = calloc(nopts, sizeof(*b.optp));

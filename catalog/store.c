@@ -197,6 +197,16 @@ static const char schema_v6[] =
 	"  records_total, records_done, started_at, finished_at"
 	"  FROM key_rotations ORDER BY started_at LIMIT -1;";
 
+/* Indexes for catalogs of 10^4..10^5 objects (bench/bench_scale.c): the
+ * per-statement limit checks count items by kind / connection type, DROP
+ * looks up dependents, and `WHERE name = ...` on mz_secrets/mz_connections
+ * filters by name; without these each is a scan of every item, so loading
+ * N objects cost O(N^2). */
+static const char schema_v7[] =
+	"CREATE INDEX items_kind_type ON items(kind, conn_type);"
+	"CREATE INDEX items_name ON items(name);"
+	"CREATE INDEX dependencies_referenced ON dependencies(referenced_object_id);";
+
 /* Migration n brings the schema from version n-1 to n. */
 static const char *const migrations[] = {
 	[1] = schema_v1,
@@ -205,6 +215,7 @@ static const char *const migrations[] = {
 	[4] = schema_v4,        /* system variables (sysvars.c) */
 	[5] = schema_v5,        /* pinned SSH host keys (jobspec.c) */
 	[6] = schema_v6,        /* key rotations (ddl_keys.c) */
+	[7] = schema_v7,        /* indexes for scale (bench_scale) */
 };
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
 

@@ -69,6 +69,8 @@ int cat_conn_cfg_load(struct cat_store *s, struct cat_conn_cfg *c, struct err *e
 			col(c->azbuf, sizeof(c->azbuf), st, 1);
 		else if (!strcmp(n, "aws_principal_credentials_secret"))
 			col(c->cred_secret, sizeof(c->cred_secret), st, 1);
+		else if (!strcmp(n, "aws_sts_endpoint"))
+			col(c->sts_endpoint, sizeof(c->sts_endpoint), st, 1);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE)

@@ -28,7 +28,9 @@
  *   aws_principal_credentials_secret   NULL = none; else the qualified name
  *                                      of the SECRET with tether's own AWS
  *                                      keys (catalog/jobspec.c grants it to
- *                                      jobs that assume a role) */
+ *                                      jobs that assume a role)
+ *   aws_sts_endpoint                   NULL = https://sts.<region>.amazonaws.com;
+ *                                      where tether's own STS calls go */
 struct cat_conn_cfg {
 	char instance_id[128];
 	char prefix[128];
@@ -37,6 +39,7 @@ struct cat_conn_cfg {
 	char region[64];
 	char azbuf[1024];
 	char cred_secret[800];          /* "db.schema.name" or "" */
+	char sts_endpoint[1024];        /* aws.sts_endpoint or "" (jobspec.c) */
 	const char *azs[32];
 	struct conn_settings s;
 };

@@ -28,6 +28,7 @@ enum kind {
 	K_USER,         /* system user name: [a-z_][a-z0-9_-]*, <= 32 */
 	K_HOSTPORT,     /* IPv4 address or [IPv6 address], ':', port */
 	K_QNAME,        /* database.schema.name, lower-case identifiers */
+	K_STS_URL,      /* https://host[:port][/path]; http:// only for loopback */
 };
 
 static const struct key_def {
@@ -51,6 +52,10 @@ static const struct key_def {
 	/* The SECRET (by name, never a value) holding tether's own AWS keys. */
 	[TCFG_AWS_PRINCIPAL_CREDS] = { "aws.principal_credentials_secret", K_QNAME, NULL, 0, 0,
 				       TCFG_FOR_CATALOG },
+	/* Where tether's own STS calls (signed with tether's credentials) go;
+	 * unset: https://sts.<deployment.region>.amazonaws.com. Never a
+	 * connection's ENDPOINT (validator/conn_aws.c). */
+	[TCFG_AWS_STS_ENDPOINT] = { "aws.sts_endpoint", K_STS_URL, NULL, 0, 0, TCFG_FOR_CATALOG },
 	[TCFG_VALIDATION_TIMEOUT] = { "validation.timeout_ms", K_INT, "30000", 1, 3600000,
 				      TCFG_FOR_SUPERVISOR | TCFG_FOR_CATALOG },
 	[TCFG_VALIDATION_CONNECT_TIMEOUT] = { "validation.connect_timeout_ms", K_INT, "10000",
@@ -371,6 +376,75 @@ static const char *check_qname(const char *v, char *out)
 	return NULL;
 }
 
+/* https://sts.eu-west-1.amazonaws.com, https://sts.example:8443/, and for
+ * tests http://127.0.0.1:4566: a host name or literal address, an optional
+ * port and path; no user info, query or fragment. Plain http only to a
+ * loopback host (127.0.0.0/8, [::1], localhost): tether's credentials sign
+ * these requests and its session token travels in a header. */
+static const char *check_sts_url(const char *v, char *out)
+{
+	static const char why[] =
+		"must be an https:// URL (http:// only for a loopback address), without user "
+		"information, query or fragment";
+	char host[256];
+	const char *h, *end, *colon;
+	size_t hl;
+	int https, loopback = 0;
+	unsigned char buf[16];
+
+	if (strlen(v) > 1000)
+		return "must be at most 1000 bytes";
+	https = !strncmp(v, "https://", 8);
+	if (!https && strncmp(v, "http://", 7) != 0)
+		return why;
+	h = v + (https ? 8 : 7);
+	end = h + strcspn(h, "/");
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '?' ||
+		    *p == '#' || *p == '\\' || (p < end && *p == '@'))
+			return why;
+	if (*h == '[') {
+		const char *rb = memchr(h, ']', (size_t)(end - h));
+		if (!rb || (size_t)(rb - h - 1) >= sizeof(host))
+			return why;
+		hl = (size_t)(rb - h - 1);
+		memcpy(host, h + 1, hl);
+		host[hl] = '\0';
+		if (inet_pton(AF_INET6, host, buf) != 1)
+			return why;
+		loopback = !memcmp(buf, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16);
+		colon = rb + 1 < end ? rb + 1 : NULL;
+		if (colon && *colon != ':')
+			return why;
+	} else {
+		colon = memchr(h, ':', (size_t)(end - h));
+		hl = (size_t)((colon ? colon : end) - h);
+		if (hl == 0 || hl >= sizeof(host))
+			return why;
+		memcpy(host, h, hl);
+		host[hl] = '\0';
+		for (size_t i = 0; i < hl; i++)
+			if (!is_lower_alnum(host[i]) && host[i] != '-' && host[i] != '.')
+				return why;
+		if (inet_pton(AF_INET, host, buf) == 1)
+			loopback = buf[0] == 127;
+		else
+			loopback = !strcmp(host, "localhost");
+	}
+	if (colon) {
+		char *pe;
+		long port;
+		errno = 0;
+		port = is_digit(colon[1]) ? strtol(colon + 1, &pe, 10) : 0;
+		if (!is_digit(colon[1]) || errno || pe != end || port < 1 || port > 65535)
+			return why;
+	}
+	if (!https && !loopback)
+		return why;
+	strcpy(out, v);
+	return NULL;
+}
+
 static const char *check_value(const struct key_def *d, const char *v, char *out)
 {
 	switch (d->kind) {
@@ -401,6 +475,8 @@ static const char *check_value(const struct key_def *d, const char *v, char *out
 		return check_hostport(v, out);
 	case K_QNAME:
 		return check_qname(v, out);
+	case K_STS_URL:
+		return check_sts_url(v, out);
 	}
 	return "has an unknown kind";
 }

@@ -18,6 +18,7 @@ enum tcfg_key {
 	TCFG_PL_ACCOUNT,                /* aws.privatelink_account_id */
 	TCFG_PL_AZS,                    /* aws.privatelink_availability_zones */
 	TCFG_AWS_PRINCIPAL_CREDS,       /* aws.principal_credentials_secret */
+	TCFG_AWS_STS_ENDPOINT,          /* aws.sts_endpoint: tether's own STS calls */
 	TCFG_VALIDATION_TIMEOUT,        /* validation.timeout_ms */
 	TCFG_VALIDATION_CONNECT_TIMEOUT,/* validation.connect_timeout_ms */
 	TCFG_VALIDATION_DENY_PRIVATE,   /* validation.deny_private_addresses */

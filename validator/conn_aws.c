@@ -5,11 +5,24 @@
  * GetCallerIdentity as that role, and assuming the role WITHOUT the
  * external ID must fail. Also resolves the credentials of a referenced AWS
  * CONNECTION for other checks (val_aws_credentials). STS replies are XML,
- * read with libxml2 (no network, no DTD, no entity substitution). */
+ * read with libxml2 (no network, no DTD, no entity substitution).
+ *
+ * Where requests go (security rule): a request signed with tether's own
+ * credentials, or with credentials they obtained (the principal's, the
+ * customer role's), goes ONLY to tether's STS endpoint, TETHER/STS ENDPOINT
+ * (the operator's aws.sts_endpoint; default https://sts.<TETHER/REGION>.
+ * amazonaws.com), signed for TETHER/REGION. The connection's ENDPOINT (and
+ * REGION) is user-controlled: it is used only for calls signed with the
+ * CONNECTION's own keys (ACCESS KEY ID auth). For a role-based connection
+ * ENDPOINT is still checked for form but never contacted. aws_sts_call
+ * picks the endpoint from the keys' origin (aws_keys.tether), never from
+ * the caller. */
 #include "val.h"
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +64,23 @@ static const char *const aws_hints[VAL_CODE_COUNT] = {
 	[VAL_CONFIG] = "Check the connection's options.",
 };
 
+/* Failures reaching tether's own STS endpoint are the operator's to fix:
+ * the hints never point the user at ENDPOINT. */
+static const char *const aws_tether_hints[VAL_CODE_COUNT] = {
+	[VAL_DNS] = "tether could not resolve its AWS STS endpoint: the operator should check "
+		    "aws.sts_endpoint and deployment.region.",
+	[VAL_REFUSED] = "tether could not reach its AWS STS endpoint: the operator should check "
+			"aws.sts_endpoint and the network.",
+	[VAL_TIMEOUT] = "tether's AWS STS endpoint did not answer in time: the operator should "
+			"check aws.sts_endpoint and firewalls.",
+	[VAL_TLS] = "The certificate of tether's AWS STS endpoint is not trusted: the operator "
+		    "should check aws.sts_endpoint.",
+	[VAL_PERMISSION] = "AWS refused the call: check the role's trust policy and IAM policies.",
+	[VAL_PROTOCOL] = "tether's AWS STS endpoint (aws.sts_endpoint) did not answer like AWS "
+			 "STS.",
+	[VAL_CONFIG] = "Check the connection's options.",
+};
+
 /* STS error codes (AWS STS API reference, "Common Errors"). */
 static const struct {
 	const char *code;
@@ -68,6 +98,18 @@ static const struct {
 struct aws_keys {
 	char *akid, *secret, *token;
 	size_t akid_len, secret_len, token_len;
+	bool tether;    /* tether's or obtained with them: tether's endpoint only */
+};
+
+/* One STS endpoint: its URL, the region requests to it are signed for,
+ * and the words of its failures. */
+struct aws_ep {
+	bool loaded;
+	char url[1100];
+	struct val_url u;
+	char region[64];
+	char sigv4[128];
+	struct val_http_words w;
 };
 
 struct aws_ctx {
@@ -78,13 +120,12 @@ struct aws_ctx {
 	size_t len[AWS_NOPTS];
 	char *t[AT_N];
 	size_t tlen[AT_N];
-	char region[64];
-	char sts_url[1100];
-	struct val_url sts;
+	char region[64];         /* the connection's (REGION, else the deployment's) */
+	struct aws_ep conn;      /* ENDPOINT or sts.<region>: the connection's keys only */
+	struct aws_ep tether;    /* TETHER/STS ENDPOINT: everything tether signs */
+	const struct aws_ep *last;   /* the endpoint of the last call (messages) */
 	struct val_http h;
 	bool h_open;
-	struct val_http_words w;
-	char sigv4[128];
 	struct aws_keys principal, role;   /* temporary credentials, wiped */
 	char role_session[80];
 };
@@ -213,23 +254,30 @@ static int aws_load(struct aws_ctx *c, const char *destination, struct val_resul
 				if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
 					return aws_config(r, NULL, "invalid connection configuration: "
 							  "invalid REGION \"%s\"", c->region);
+			struct aws_ep *ep = &c->conn;
 			if (c->v[AWS_ENDPOINT] && c->v[AWS_ENDPOINT][0])
-				snprintf(c->sts_url, sizeof(c->sts_url), "%s", c->v[AWS_ENDPOINT]);
+				snprintf(ep->url, sizeof(ep->url), "%s", c->v[AWS_ENDPOINT]);
 			else
-				snprintf(c->sts_url, sizeof(c->sts_url), "https://sts.%s.amazonaws.com/",
+				snprintf(ep->url, sizeof(ep->url), "https://sts.%s.amazonaws.com/",
 					 c->region);
-			if (val_url_parse(c->sts_url, &c->sts, why, sizeof(why)) != 0)
+			if (val_url_parse(ep->url, &ep->u, why, sizeof(why)) != 0)
 				return aws_config(r, NULL, "invalid connection configuration: "
 						  "invalid ENDPOINT: %s", why);
-			if (c->sts.has_query || c->sts.has_user)
+			if (ep->u.has_query || ep->u.has_user)
 				return aws_config(r, NULL, "invalid connection configuration: ENDPOINT "
 						  "must not carry a query or credentials%s", "");
+			snprintf(ep->region, sizeof(ep->region), "%s", c->region);
+			ep->w = (struct val_http_words){
+				.type = "AWS", .service = "AWS STS", .host = ep->u.host,
+				.hostport = ep->u.hostport, .hints = aws_hints,
+			};
+			ep->loaded = true;
 		}
 		snprintf(name, sizeof(name), "%s%s", c->prefix, aws_opt_names[o]);
 		const struct val_option *opt = val_job_option(c->job, name);
 		if (!opt)
 			continue;
-		const char *dest = destination ? destination : c->sts.hostport;
+		const char *dest = destination ? destination : c->conn.u.hostport;
 		if (val_option_value(c->svc, c->job, opt, o <= AWS_REGION ? NULL : dest, &c->v[o],
 				     &c->len[o], r) != 0)
 			return -1;
@@ -245,10 +293,6 @@ static int aws_load(struct aws_ctx *c, const char *destination, struct val_resul
 	if (keys && (!c->v[AWS_AKID] || !c->v[AWS_SECRET]))
 		return aws_config(r, NULL, "must specify both ACCESS KEY ID and SECRET ACCESS KEY with "
 				  "optional SESSION TOKEN", NULL);
-	c->w = (struct val_http_words){
-		.type = "AWS", .service = "AWS STS", .host = c->sts.host,
-		.hostport = c->sts.hostport, .hints = aws_hints,
-	};
 	return 0;
 }
 
@@ -273,7 +317,7 @@ static int aws_load_tether_creds(struct aws_ctx *c, const struct val_option *opt
 	size_t len = 0;
 	int rc = -1;
 
-	if (val_option_value(c->svc, c->job, opt, c->sts.hostport, &v, &len, r) != 0)
+	if (val_option_value(c->svc, c->job, opt, c->tether.u.hostport, &v, &len, r) != 0)
 		return -1;
 	while (len > 0 && (v[len - 1] == '\n' || v[len - 1] == '\r' || v[len - 1] == ' ' ||
 			   v[len - 1] == '\t'))
@@ -301,17 +345,77 @@ out:
 	return rc;
 }
 
-/* tether's identity for role assumption: the principal role and the
- * credentials that may assume it. 0A000 when not configured (SQL.md 6). */
+static bool aws_loopback_host(const char *host)
+{
+	unsigned char a[16];
+
+	if (inet_pton(AF_INET, host, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, host, a) == 1)
+		return memcmp(a, in6addr_loopback.s6_addr, 16) == 0;
+	return strcmp(host, "localhost") == 0;
+}
+
+/* tether's STS endpoint: TETHER/STS ENDPOINT (plain text, from the
+ * operator's aws.sts_endpoint), else https://sts.<TETHER/REGION>.amazonaws
+ * .com/; signed for TETHER/REGION. https, or http to a loopback address
+ * (tests). A bad value is the operator's problem (XX000). Never ENDPOINT. */
+static int aws_load_tether_ep(struct aws_ctx *c, struct val_result *r)
+{
+	struct aws_ep *ep = &c->tether;
+	const struct val_option *o = val_job_option(c->job, VAL_OPT_TETHER_STS_ENDPOINT);
+	const char *region = aws_tether_text(c->job, VAL_OPT_TETHER_REGION);
+	char why[200] = "";
+
+	snprintf(ep->region, sizeof(ep->region), "%s", region ? region : AWS_DEFAULT_REGION);
+	for (const char *p = ep->region; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-'))
+			snprintf(why, sizeof(why), "invalid deployment region");
+	if (o && (o->nparts != 1 || !o->parts[0].text || !o->parts[0].text[0]))
+		snprintf(why, sizeof(why), "it must be plain text");
+	if (!why[0]) {
+		if (o)
+			snprintf(ep->url, sizeof(ep->url), "%s", o->parts[0].text);
+		else
+			snprintf(ep->url, sizeof(ep->url), "https://sts.%s.amazonaws.com/",
+				 ep->region);
+		if (val_url_parse(ep->url, &ep->u, why, sizeof(why)) == 0) {
+			if (ep->u.has_query || ep->u.has_user)
+				snprintf(why, sizeof(why), "it must not carry a query or credentials");
+			else if (strcmp(ep->u.scheme, "https") != 0 && !aws_loopback_host(ep->u.host))
+				snprintf(why, sizeof(why), "it must be https (http only to loopback)");
+		} else if (!why[0]) {
+			snprintf(why, sizeof(why), "unparsable");
+		}
+	}
+	if (why[0]) {
+		aws_config(r, "XX000", "internal error: invalid aws.sts_endpoint", NULL);
+		err_detail(&r->e, "%s", why);
+		err_hint(&r->e, "The operator must set aws.sts_endpoint to an https:// URL.");
+		return -1;
+	}
+	ep->w = (struct val_http_words){
+		.type = "AWS", .service = "AWS STS", .host = ep->u.host,
+		.hostport = ep->u.hostport, .hints = aws_tether_hints,
+	};
+	ep->loaded = true;
+	return 0;
+}
+
+/* tether's identity for role assumption: its STS endpoint, the principal
+ * role and the credentials that may assume it, fetched for that endpoint.
+ * 0A000 when not configured (SQL.md 6). */
 static int aws_load_tether(struct aws_ctx *c, struct val_result *r)
 {
 	const struct val_option *creds = val_job_option(c->job, VAL_OPT_TETHER_AWS_CREDENTIALS);
 
+	if (aws_load_tether_ep(c, r) != 0)
+		return -1;
 	for (int o = 0; o < AT_N; o++) {
 		const struct val_option *opt = val_job_option(c->job, aws_tether_names[o]);
 		if (creds && (o == AT_AKID || o == AT_SECRET || o == AT_TOKEN))
 			continue;       /* from the combined secret below */
-		if (opt && val_option_value(c->svc, c->job, opt, c->sts.hostport, &c->t[o],
+		if (opt && val_option_value(c->svc, c->job, opt, c->tether.u.hostport, &c->t[o],
 					    &c->tlen[o], r) != 0)
 			return -1;
 	}
@@ -346,18 +450,29 @@ static int aws_open_http(struct aws_ctx *c, struct val_result *r)
 	val_http_scrub(&c->h, c->v[AWS_TOKEN], c->len[AWS_TOKEN]);
 	val_http_scrub(&c->h, c->t[AT_SECRET], c->tlen[AT_SECRET]);
 	val_http_scrub(&c->h, c->t[AT_TOKEN], c->tlen[AT_TOKEN]);
-	snprintf(c->sigv4, sizeof(c->sigv4), "aws:amz:%s:sts", c->region);
+	snprintf(c->conn.sigv4, sizeof(c->conn.sigv4), "aws:amz:%s:sts", c->conn.region);
+	snprintf(c->tether.sigv4, sizeof(c->tether.sigv4), "aws:amz:%s:sts", c->tether.region);
 	return 0;
 }
 
-/* POSTs an STS Query API call (form body) signed with `k`. Returns VAL_OK
- * with a reply of any status, or reports a transport failure in r. */
+/* POSTs an STS Query API call (form body) signed with `k` to the endpoint
+ * its keys may go to: tether's (and what they obtained) to tether's STS
+ * endpoint only, the connection's own keys to ENDPOINT / sts.<REGION>.
+ * Returns 0 with a reply of any status, or reports a failure in r. */
 static int aws_sts_call(struct aws_ctx *c, const struct aws_keys *k, const char *const *params,
 			size_t nparams, const char *stage, struct val_result *r)
 {
+	const struct aws_ep *ep = k->tether ? &c->tether : &c->conn;
 	char *body = NULL;
 	size_t len = 0, cap = 0;
 	int rc = -1;
+
+	if (!ep->loaded) {
+		aws_config(r, "XX000", "internal error: validator: no STS endpoint for the call",
+			   NULL);
+		return -1;
+	}
+	c->last = ep;
 
 	for (size_t i = 0; i + 1 < nparams; i += 2) {
 		if ((i && val_http_form_append(&body, &len, &cap, "&", 1, false) != 0) ||
@@ -371,14 +486,14 @@ static int aws_sts_call(struct aws_ctx *c, const struct aws_keys *k, const char 
 		}
 	}
 	struct val_http_req q = {
-		.method = "POST", .url = c->sts_url, .body = body, .body_len = len,
+		.method = "POST", .url = ep->url, .body = body, .body_len = len,
 		.content_type = "application/x-www-form-urlencoded; charset=utf-8",
-		.accept = "text/xml", .sigv4 = c->sigv4, .user = k->akid, .password = k->secret,
+		.accept = "text/xml", .sigv4 = ep->sigv4, .user = k->akid, .password = k->secret,
 		.amz_security_token = k->token,
 	};
 	enum val_code code = val_http_do(&c->h, &q);
 	if (code != VAL_OK) {
-		val_http_fail_transport(&c->h, r, code, &c->w, stage);
+		val_http_fail_transport(&c->h, r, code, &ep->w, stage);
 		goto out;
 	}
 	rc = 0;
@@ -406,8 +521,9 @@ static void aws_sts_fail(struct aws_ctx *c, struct val_result *r, const char *wh
 		snprintf(reason, sizeof(reason), "%s answered HTTP %ld", what, c->h.status);
 	char ex[200];
 	val_http_body_excerpt(&c->h, ex, sizeof(ex), 160);
-	snprintf(detail, sizeof(detail), "HTTP %ld from %.300s; body: %s", c->h.status, c->sts_url, ex);
-	val_http_fail(&c->h, r, vc, &c->w, stage, reason, detail);
+	snprintf(detail, sizeof(detail), "HTTP %ld from %.300s; body: %s", c->h.status, c->last->url,
+		 ex);
+	val_http_fail(&c->h, r, vc, &c->last->w, stage, reason, detail);
 }
 
 static int aws_caller_identity(struct aws_ctx *c, const struct aws_keys *k, char *arn,
@@ -431,7 +547,7 @@ static int aws_caller_identity(struct aws_ctx *c, const struct aws_keys *k, char
 		char ex[200], detail[300];
 		val_http_body_excerpt(&c->h, ex, sizeof(ex), 160);
 		snprintf(detail, sizeof(detail), "body: %s", ex);
-		val_http_fail(&c->h, r, VAL_PROTOCOL, &c->w, "target",
+		val_http_fail(&c->h, r, VAL_PROTOCOL, &c->last->w, "target",
 			      "GetCallerIdentity returned no caller ARN", detail);
 		return -1;
 	}
@@ -466,10 +582,11 @@ static int aws_assume_role(struct aws_ctx *c, const struct aws_keys *k, const ch
 	out->akid = xml_text(xml_child(cr, "AccessKeyId"), 256, &out->akid_len);
 	out->secret = xml_text(xml_child(cr, "SecretAccessKey"), 256, &out->secret_len);
 	out->token = xml_text(xml_child(cr, "SessionToken"), 8192, &out->token_len);
+	out->tether = k->tether;        /* obtained with k: stays where k may go */
 	xmlFreeDoc(d);
 	if (!out->akid || !out->secret || !out->token) {
 		aws_keys_free(out);
-		val_http_fail(&c->h, r, VAL_PROTOCOL, &c->w, stage,
+		val_http_fail(&c->h, r, VAL_PROTOCOL, &c->last->w, stage,
 			      "AssumeRole returned no usable credentials", NULL);
 		return -1;
 	}
@@ -483,6 +600,7 @@ static int aws_assume_chain(struct aws_ctx *c, struct val_result *r)
 {
 	struct aws_keys base = {
 		.akid = c->t[AT_AKID], .secret = c->t[AT_SECRET], .token = c->t[AT_TOKEN],
+		.tether = true,
 	};
 	char sess[80];
 	snprintf(sess, sizeof(sess), "tether-validator-%" PRIu64, c->job->job_id);
@@ -541,7 +659,7 @@ static int aws_check_external_id_required(struct aws_ctx *c, struct val_result *
 		return -1;
 	if (rc == 0) {
 		aws_keys_free(&leaked);
-		val_fail(r, VAL_PERMISSION, c->sts.hostport,
+		val_fail(r, VAL_PERMISSION, c->tether.u.hostport,
 			 "role trust policy does not require an external ID");
 		err_detail(&r->e, "The trust policy for the connection's role (%s) is insecure and "
 			   "allows any Materialize customer to assume the role.", c->v[AWS_ROLE_ARN]);
@@ -593,13 +711,15 @@ int conn_aws_validate(const struct val_services *svc, const struct val_job *job,
 		    aws_check_external_id_required(&c, r) != 0)
 			goto out;
 	} else {
+		/* The connection's own keys: the only calls ENDPOINT receives. */
 		struct aws_keys k = { .akid = c.v[AWS_AKID], .secret = c.v[AWS_SECRET],
-				      .token = c.v[AWS_TOKEN] };
+				      .token = c.v[AWS_TOKEN], .tether = false };
 		if (aws_open_http(&c, r) != 0 || aws_caller_identity(&c, &k, arn, sizeof(arn), r) != 0)
 			goto out;
 	}
 	r->code = VAL_OK;
-	snprintf(r->host, sizeof(r->host), "%.250s", c.sts.hostport);
+	snprintf(r->host, sizeof(r->host), "%.250s",
+		 c.last ? c.last->u.hostport : c.conn.u.hostport);
 	snprintf(r->stage, sizeof(r->stage), "done");
 	rc = 0;
 out:

@@ -8,9 +8,18 @@
  * So the validator first makes its own TLS handshake through the tunnel
  * (MySQL greeting, SSLRequest, OpenSSL with the CA and the REAL host name),
  * and then pins libmariadb's connection to that very certificate
- * (MARIADB_OPT_TLS_PEER_FP, checked before any credential is sent). */
+ * (MARIADB_OPT_TLS_PEER_FP, checked before any credential is sent).
+ *
+ * AWS CONNECTION (RDS IAM database authentication): the password is an RDS
+ * auth token — "<HOST>:<PORT>/?Action=connect&DBUser=<USER>&X-Amz-...",
+ * SigV4-presigned for service rds-db, 900 s, with the AWS connection's keys
+ * or its role's temporary credentials (val_aws_credentials) — sent with the
+ * mysql_clear_password plugin, only ever over TLS (SSL MODE must not be
+ * disabled; libmariadb is told to enforce TLS and to allow no other
+ * plugin). */
 #include "val.h"
 #include "memfile.h"
+#include "sigv4.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -46,6 +55,9 @@
  * whoever answers; and a plugin name from the server becomes a dlopen
  * path, so nothing outside this list is ever loaded. */
 #define MY_AUTH_PLUGINS "mysql_native_password,caching_sha2_password,client_ed25519,sha256_password"
+/* RDS IAM: the token is the password, in clear, inside TLS only. */
+#define MY_IAM_PLUGIN "mysql_clear_password"
+#define MY_IAM_EXPIRES 900
 
 enum my_tls { MY_TLS_DISABLED, MY_TLS_REQUIRED, MY_TLS_VERIFY_CA, MY_TLS_VERIFY_IDENTITY };
 
@@ -83,6 +95,7 @@ struct my_check {
 	struct val_tunnel *tun;
 	int timeout_ms;
 	char fingerprint[64];    /* SHA-1 hex of the certificate the probe verified */
+	bool iam;                /* AWS CONNECTION: v[MY_PASSWORD] is an RDS auth token */
 };
 
 /* ---- messages ------------------------------------------------------------ */
@@ -100,62 +113,35 @@ static const char *const my_hints[VAL_CODE_COUNT] = {
 	[VAL_CONFIG] = "Check the connection's SSL CERTIFICATE, SSL KEY and SSL CERTIFICATE AUTHORITY values.",
 };
 
-static void my_scrub(struct my_check *c, char *s, size_t size)
+static void my_scrub(void *ctx, char *s, size_t size)
 {
+	struct my_check *c = ctx;
 	static const enum my_opt secret_opts[] = { MY_PASSWORD, MY_USER, MY_KEY, MY_CERT, MY_CA };
 	for (size_t i = 0; i < sizeof(secret_opts) / sizeof(secret_opts[0]); i++) {
 		enum my_opt o = secret_opts[i];
 		if (c->v[o] && (c->secret[o] || o == MY_PASSWORD || o == MY_KEY))
 			val_scrub(s, size, c->v[o], c->len[o]);
 	}
+	/* libmariadb 3.3 can quote a PART of the password (the IAM token)
+	 * as a plugin name, which the whole-value scrub above misses. */
+	if (c->iam && (strstr(s, "X-Amz-") || strstr(s, "DBUser=") || strstr(s, "Action=connect")))
+		snprintf(s, size, "%s", "(withheld: it quoted part of the IAM authentication token)");
 }
 
 /* Reports a failure in SQL.md 6's words for its code. */
 static void my_fail(struct my_check *c, struct val_result *r, enum val_code code,
 		    const char *stage, const char *reason, const char *detail)
 {
-	char rs[384];
-	snprintf(rs, sizeof(rs), "%s", reason);
-	my_scrub(c, rs, sizeof(rs));
-	const char *host = c->v[MY_HOST] ? c->v[MY_HOST] : "";
-	switch (code) {
-	case VAL_DNS:
-		val_fail(r, code, c->hostport, "%sfailed to resolve %s: %s", c->prefix, host, rs);
-		break;
-	case VAL_REFUSED:
-	case VAL_TIMEOUT:
-		val_fail(r, code, c->hostport, "%sfailed to connect to %s: %s", c->prefix,
-			 c->hostport, rs);
-		break;
-	case VAL_TLS:
-		val_fail(r, code, c->hostport, "%sTLS handshake with %s failed: %s", c->prefix,
-			 host, rs);
-		break;
-	case VAL_AUTH:
-		val_fail(r, code, c->hostport, "%sauthentication to MYSQL server %s failed: %s",
-			 c->prefix, host, rs);
-		break;
-	case VAL_PERMISSION:
-		val_fail(r, code, c->hostport, "%sMYSQL server %s denied access: %s", c->prefix,
-			 host, rs);
-		break;
-	case VAL_CONFIG:
-		val_fail(r, code, c->hostport, "invalid connection configuration: %s", rs);
-		break;
-	default:
-		val_fail(r, VAL_PROTOCOL, c->hostport, "%sunexpected response from %s: %s",
-			 c->prefix, c->hostport, rs);
-		break;
-	}
-	snprintf(r->stage, sizeof(r->stage), "%s", stage);
-	if (detail && detail[0]) {
-		char d[sizeof(r->e.detail)];
-		snprintf(d, sizeof(d), "%s", detail);
-		my_scrub(c, d, sizeof(d));
-		err_detail(&r->e, "%s", d);
-	}
-	if (my_hints[r->code])
-		err_hint(&r->e, "%s", my_hints[r->code]);
+	const struct val_server_words w = {
+		.kind = "MYSQL", .prefix = c->prefix,
+		.host = c->v[MY_HOST] ? c->v[MY_HOST] : "", .hostport = c->hostport,
+		.hints = my_hints, .scrub = my_scrub, .ctx = c,
+	};
+	val_fail_server(&w, r, code, stage, reason, detail);
+	if (c->iam && r->code == VAL_AUTH)
+		err_hint(&r->e, "Check the AWS CONNECTION's credentials and REGION, and that USER is "
+			 "a database user identified with AWS IAM authentication whose IAM policy "
+			 "allows rds-db:connect.");
 }
 
 /* ---- classification of libmariadb errors ---------------------------------- */
@@ -321,9 +307,11 @@ static void my_classify(struct my_check *c, MYSQL *m, const char *host, uint16_t
 	case CR_AUTH_PLUGIN_CANNOT_LOAD:
 	case CR_AUTH_PLUGIN_ERR:
 	case CR_PLUGIN_NOT_ALLOWED:
-		my_fail(c, r, VAL_AUTH, "target_auth", msg, NULL);
+		my_fail(c, r, VAL_AUTH, "target_auth", c->iam ? "the server asked for another "
+			"authentication method than " MY_IAM_PLUGIN " (is USER identified with AWS "
+			"IAM authentication?)" : msg, NULL);
 		err_hint(&r->e, "The server asked for an authentication method that tether does "
-			 "not use (allowed: %s).", MY_AUTH_PLUGINS);
+			 "not use (allowed: %s).", c->iam ? MY_IAM_PLUGIN : MY_AUTH_PLUGINS);
 		return;
 	default:
 		if (en >= 1000 && en < 2000) {
@@ -348,10 +336,10 @@ static int my_load_options(struct my_check *c, struct val_result *r)
 		err_set(&r->e, "0A000", "AWS PrivateLink connections are unsupported");
 		return -1;
 	}
-	if (val_job_option(job, "AWS CONNECTION")) {
-		val_fail(r, VAL_CONFIG, NULL, "AWS IAM authentication for MYSQL is not supported");
-		err_set(&r->e, "0A000", "AWS IAM authentication for MYSQL is not supported");
-		err_hint(&r->e, "Use USER and PASSWORD, or SSL CERTIFICATE and SSL KEY.");
+	c->iam = val_job_option(job, "AWS CONNECTION") != NULL;
+	if (c->iam && val_job_option(job, my_opt_names[MY_PASSWORD])) {
+		val_fail(r, VAL_CONFIG, NULL, "invalid connection configuration: AWS IAM "
+			 "authentication is not supported with password");
 		return -1;
 	}
 	/* HOST and PORT first (enum order): every secret fetched after them is
@@ -409,6 +397,13 @@ static int my_load_options(struct my_check *c, struct val_result *r)
 				 c->v[MY_SSLMODE]);
 			return -1;
 		}
+	}
+	/* The token goes in clear inside the TLS session: never without. */
+	if (c->iam && c->tls == MY_TLS_DISABLED) {
+		val_fail(r, VAL_CONFIG, c->hostport, "invalid connection configuration: AWS IAM "
+			 "authentication requires SSL to be enabled");
+		err_hint(&r->e, "Set SSL MODE to required, verify_ca or verify_identity.");
+		return -1;
 	}
 	if (!c->v[MY_CERT] != !c->v[MY_KEY]) {
 		val_fail(r, VAL_CONFIG, c->hostport,
@@ -537,32 +532,62 @@ static void my_ssl_errors(char *buf, size_t size)
  * TLS (SSLRequest, MySQL protocol "Protocol::SSLRequest") and completes a
  * handshake that verifies the chain against the CA and the certificate
  * against the real HOST. Keeps the certificate's SHA-1 for libmariadb's
- * fingerprint pin (the form MARIADB_OPT_TLS_PEER_FP takes in 3.3). */
-static int my_probe_identity(struct my_check *c, uint16_t lport, struct val_result *r)
+ * fingerprint pin (the form MARIADB_OPT_TLS_PEER_FP takes in 3.3).
+ *
+ * RDS IAM also probes, directly (`host` set) or through the tunnel, in any
+ * TLS mode (verifying as the mode says): libmariadb 3.3 sends its
+ * credentials in clear to a server that offers no TLS unless it verifies
+ * the server certificate or pins a fingerprint, so the pin is what makes
+ * the token travel inside TLS only. */
+static int my_probe_identity(struct my_check *c, const char *host, uint16_t lport,
+			     struct val_result *r)
 {
-	const char *ca = my_ca_path(c);
+	bool verify = c->tls == MY_TLS_VERIFY_CA || c->tls == MY_TLS_VERIFY_IDENTITY;
+	const char *ca = verify ? my_ca_path(c) : NULL;
 	int fd = -1, rc = -1;
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
 	X509 *peer = NULL;
 	char why[512];
 
-	if (!ca) {
-		my_fail(c, r, VAL_CONFIG, "target_tls", "SSL MODE verify_identity needs SSL "
-			"CERTIFICATE AUTHORITY (no system CA bundle here)", NULL);
+	if (verify && !ca) {
+		my_fail(c, r, VAL_CONFIG, "target_tls", "SSL MODE verify_ca and verify_identity "
+			"need SSL CERTIFICATE AUTHORITY (no system CA bundle here)", NULL);
 		return -1;
 	}
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(lport),
+	struct sockaddr_in lo = { .sin_family = AF_INET, .sin_port = htons(lport),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	const struct sockaddr *sa = (const struct sockaddr *)&lo;
+	socklen_t salen = sizeof(lo);
+	struct addrinfo *ai = NULL;
+	if (host) {
+		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+		char ps[8];
+		snprintf(ps, sizeof(ps), "%u", lport);
+		int g = getaddrinfo(host, ps, &hints, &ai);
+		if (g != 0 || !ai) {
+			my_fail(c, r, VAL_DNS, "target", g ? gai_strerror(g) : "no address", NULL);
+			goto out;
+		}
+		sa = ai->ai_addr;
+		salen = ai->ai_addrlen;
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	struct timeval tv = { .tv_sec = c->timeout_ms / 1000,
 			      .tv_usec = (c->timeout_ms % 1000) * 1000 };
+	/* SO_SNDTIMEO bounds the connect too (EINPROGRESS after it). */
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
-	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		my_fail(c, r, VAL_REFUSED, "target", strerror(errno), NULL);
+	    connect(fd, sa, salen) != 0) {
+		int e = errno;
+		if (ai)
+			freeaddrinfo(ai);
+		my_fail(c, r, e == EINPROGRESS || e == ETIMEDOUT ? VAL_TIMEOUT : VAL_REFUSED,
+			"target", e == EINPROGRESS ? "timed out" : strerror(e), NULL);
 		goto out;
 	}
+	if (ai)
+		freeaddrinfo(ai);
 	/* The greeting: 3-byte length, sequence id, payload. */
 	unsigned char hdr[4], greet[1024];
 	int k = my_read_full(fd, hdr, 4);
@@ -619,20 +644,22 @@ static int my_probe_identity(struct my_check *c, uint16_t lport, struct val_resu
 	ERR_clear_error();
 	ctx = SSL_CTX_new(TLS_client_method());
 	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
+	    (ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)) {
 		my_ssl_errors(why, sizeof(why));
 		my_fail(c, r, VAL_CONFIG, "target_tls",
 			"SSL CERTIFICATE AUTHORITY could not be loaded", why);
 		goto out;
 	}
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	ssl = SSL_new(ctx);
 	if (!ssl || SSL_set_fd(ssl, fd) != 1)
 		goto ssl_fail;
 	/* The real name: an IP literal is checked as an address. */
 	unsigned char ipbuf[16];
 	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-	if (inet_pton(AF_INET, c->v[MY_HOST], ipbuf) == 1 ||
+	if (c->tls != MY_TLS_VERIFY_IDENTITY) {
+		/* required: no check; verify_ca: the chain only. */
+	} else if (inet_pton(AF_INET, c->v[MY_HOST], ipbuf) == 1 ||
 	    inet_pton(AF_INET6, c->v[MY_HOST], ipbuf) == 1) {
 		if (X509_VERIFY_PARAM_set1_ip_asc(vp, c->v[MY_HOST]) != 1)
 			goto ssl_fail;
@@ -699,7 +726,20 @@ static int my_connect(struct my_check *c, const char *host, uint16_t port,
 	MY_SET(MYSQL_OPT_READ_TIMEOUT, &secs);
 	MY_SET(MYSQL_OPT_WRITE_TIMEOUT, &secs);
 	MY_SET(MYSQL_PLUGIN_DIR, MY_PLUGIN_DIR);
-	MY_SET(MARIADB_OPT_RESTRICTED_AUTH, MY_AUTH_PLUGINS);
+	if (c->iam) {
+		/* Only after the checks above made TLS mandatory. */
+		if (c->tls == MY_TLS_DISABLED) {
+			mysql_close(m);
+			my_fail(c, r, VAL_CONFIG, "config", "AWS IAM authentication requires SSL to be "
+				"enabled", NULL);
+			return -1;
+		}
+		MY_SET(MARIADB_OPT_RESTRICTED_AUTH, MY_IAM_PLUGIN);
+		MY_SET(MYSQL_DEFAULT_AUTH, MY_IAM_PLUGIN);
+		MY_SET(MYSQL_ENABLE_CLEARTEXT_PLUGIN, &yes);
+	} else {
+		MY_SET(MARIADB_OPT_RESTRICTED_AUTH, MY_AUTH_PLUGINS);
+	}
 	MY_SET(MYSQL_OPT_LOCAL_INFILE, &no);
 	MY_SET(MYSQL_OPT_CONNECT_ATTR_RESET, NULL);
 	MY_SET(MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "tether-validator");
@@ -722,7 +762,19 @@ static int my_connect(struct my_check *c, const char *host, uint16_t port,
 		}
 		MY_SET(MYSQL_OPT_SSL_CA, ca);
 	}
-	if (c->tls == MY_TLS_VERIFY_IDENTITY) {
+	if (c->iam) {
+		/* The probe's pin: TLS with that very certificate, or nothing
+		 * is sent (my_probe_identity). */
+		if (!c->fingerprint[0]) {
+			mysql_close(m);
+			my_fail(c, r, VAL_CONFIG, "config", "no TLS certificate pinned for AWS IAM "
+				"authentication", NULL);
+			err_set(&r->e, "XX000", "internal error: validator: no TLS certificate "
+				"pinned for AWS IAM authentication");
+			return -1;
+		}
+		MY_SET(MARIADB_OPT_TLS_PEER_FP, c->fingerprint);
+	} else if (c->tls == MY_TLS_VERIFY_IDENTITY) {
 		if (c->fingerprint[0])
 			MY_SET(MARIADB_OPT_TLS_PEER_FP, c->fingerprint);
 		else
@@ -747,6 +799,50 @@ setfail:;
 	my_fail(c, r, VAL_CONFIG, "target", "the MySQL client library rejected an option", msg);
 	err_set(&r->e, "XX000", "internal error: validator: libmariadb option: %s", msg);
 	return -1;
+}
+
+/* RDS IAM: the auth token for HOST:PORT and USER, signed with the AWS
+ * connection's credentials (its keys are fetched for this MySQL host, as
+ * the grant names it) in its REGION (default: the deployment's). Goes to
+ * v[MY_PASSWORD], so every message is scrubbed of it. */
+static int my_iam_token(struct my_check *c, struct val_result *r)
+{
+	struct val_aws_creds k;
+	char host[300];
+	char *tok = NULL;
+	size_t tlen = 0;
+
+	snprintf(r->stage, sizeof(r->stage), "aws_credentials");
+	if (val_aws_credentials(c->svc, c->job, VAL_AWS_REF_PREFIX, c->hostport, &k, r) != 0)
+		return -1;
+	/* The host as the client names it (RDS signs what the driver sends). */
+	if (strchr(c->v[MY_HOST], ':'))
+		snprintf(host, sizeof(host), "[%s]:%u", c->v[MY_HOST], c->port);
+	else
+		snprintf(host, sizeof(host), "%s:%u", c->v[MY_HOST], c->port);
+	const char *params[] = { "Action", "connect", "DBUser", c->v[MY_USER] };
+	struct sigv4_presign p = {
+		.method = "GET", .host = host, .path = "/", .params = params, .nparams = 2,
+		.service = "rds-db", .region = k.region, .access_key_id = k.access_key_id,
+		.secret_access_key = k.secret_access_key, .session_token = k.session_token,
+		.expires = MY_IAM_EXPIRES,
+	};
+	int rc = sigv4_presign(&p, &tok, &tlen, NULL);
+	val_aws_creds_free(&k);
+	if (rc != 0) {
+		my_fail(c, r, VAL_CONFIG, "config", "could not sign the RDS IAM authentication token",
+			NULL);
+		err_set(&r->e, "XX000", "internal error: validator: could not sign the RDS IAM "
+			"authentication token");
+		return -1;
+	}
+	val_value_free(c->v[MY_PASSWORD], c->len[MY_PASSWORD]);
+	/* sigv4_free and val_value_free both wipe and free a malloc'd buffer. */
+	c->v[MY_PASSWORD] = tok;
+	c->len[MY_PASSWORD] = tlen;
+	c->secret[MY_PASSWORD] = true;
+	snprintf(r->stage, sizeof(r->stage), "config");
+	return 0;
 }
 
 static int my_resolve(struct my_check *c, struct val_result *r)
@@ -786,20 +882,20 @@ int conn_mysql_validate(const struct val_services *svc, const struct val_job *jo
 
 	snprintf(r->stage, sizeof(r->stage), "config");
 	if (my_load_options(&c, r) != 0 || my_check_pem(&c, r) != 0 ||
-	    my_make_files(&c, r) != 0)
+	    my_make_files(&c, r) != 0 || (c.iam && my_iam_token(&c, r) != 0))
 		goto out;
 
 	if (job->tunnel) {
 		uint16_t lport = 0;
 		snprintf(c.prefix, sizeof(c.prefix), "through SSH bastion %s:%u: ",
 			 job->tunnel->host, job->tunnel->port);
-		if (c.tls == MY_TLS_VERIFY_IDENTITY) {
+		if (c.tls == MY_TLS_VERIFY_IDENTITY || c.iam) {
 			/* The tunnel serves one connection: one for the probe,
 			 * a fresh one for libmariadb. */
 			if (val_ssh_tunnel_open(svc, job, job->tunnel, c.v[MY_HOST], c.port, &c.tun,
 						&lport, r) != 0)
 				goto out;
-			int p = my_probe_identity(&c, lport, r);
+			int p = my_probe_identity(&c, NULL, lport, r);
 			val_ssh_tunnel_close(c.tun);
 			c.tun = NULL;
 			if (p != 0)
@@ -811,7 +907,9 @@ int conn_mysql_validate(const struct val_services *svc, const struct val_job *jo
 		if (my_connect(&c, "127.0.0.1", lport, r) != 0)
 			goto out;
 	} else {
-		if (my_resolve(&c, r) != 0 || my_connect(&c, c.v[MY_HOST], c.port, r) != 0)
+		if (my_resolve(&c, r) != 0 ||
+		    (c.iam && my_probe_identity(&c, c.v[MY_HOST], c.port, r) != 0) ||
+		    my_connect(&c, c.v[MY_HOST], c.port, r) != 0)
 			goto out;
 	}
 	r->code = VAL_OK;

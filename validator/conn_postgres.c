@@ -172,8 +172,9 @@ static void pg_reason(const char *clean, char *out, size_t size)
 		snprintf(out, size, "connection failed");
 }
 
-static void pg_scrub(struct pg_check *c, char *s, size_t size)
+static void pg_scrub(void *ctx, char *s, size_t size)
 {
+	struct pg_check *c = ctx;
 	static const enum pg_opt secret_opts[] = { PG_PASSWORD, PG_USER, PG_KEY, PG_CERT, PG_CA,
 						   PG_DATABASE };
 	for (size_t i = 0; i < sizeof(secret_opts) / sizeof(secret_opts[0]); i++) {
@@ -187,52 +188,18 @@ static void pg_scrub(struct pg_check *c, char *s, size_t size)
 static void pg_fail(struct pg_check *c, struct val_result *r, enum val_code code,
 		    const char *stage, const char *reason, const char *detail)
 {
-	char rs[384];
-	snprintf(rs, sizeof(rs), "%s", reason);
-	pg_scrub(c, rs, sizeof(rs));
-	const char *host = c->v[PG_HOST] ? c->v[PG_HOST] : "";
-	switch (code) {
-	case VAL_DNS:
-		val_fail(r, code, c->hostport, "%sfailed to resolve %s: %s", c->prefix, host, rs);
-		break;
-	case VAL_REFUSED:
-	case VAL_TIMEOUT:
-		val_fail(r, code, c->hostport, "%sfailed to connect to %s: %s", c->prefix,
-			 c->hostport, rs);
-		break;
-	case VAL_TLS:
-		val_fail(r, code, c->hostport, "%sTLS handshake with %s failed: %s", c->prefix,
-			 host, rs);
-		break;
-	case VAL_AUTH:
-		val_fail(r, code, c->hostport, "%sauthentication to POSTGRES server %s failed: %s",
-			 c->prefix, host, rs);
-		break;
-	case VAL_PERMISSION:
-		val_fail(r, code, c->hostport, "%sPOSTGRES server %s denied access: %s", c->prefix,
-			 host, rs);
-		break;
-	case VAL_CONFIG:
-		val_fail(r, code, c->hostport, "invalid connection configuration: %s", rs);
-		break;
-	default:
-		val_fail(r, VAL_PROTOCOL, c->hostport, "%sunexpected response from %s: %s",
-			 c->prefix, c->hostport, rs);
-		break;
-	}
-	snprintf(r->stage, sizeof(r->stage), "%s", stage);
-	if (detail && detail[0]) {
-		char d[sizeof(r->e.detail)];
+	/* Through a tunnel libpq names its local end: drop that part. */
+	if (detail && c->tun && strncmp(detail, "connection to server", 20) == 0) {
 		const char *q = strstr(detail, " failed: ");
-		/* Through a tunnel libpq names its local end: drop that part. */
-		if (c->tun && q && strncmp(detail, "connection to server", 20) == 0)
+		if (q)
 			detail = q + strlen(" failed: ");
-		snprintf(d, sizeof(d), "%s", detail);
-		pg_scrub(c, d, sizeof(d));
-		err_detail(&r->e, "%s", d);
 	}
-	if (pg_hints[r->code])
-		err_hint(&r->e, "%s", pg_hints[r->code]);
+	const struct val_server_words w = {
+		.kind = "POSTGRES", .prefix = c->prefix,
+		.host = c->v[PG_HOST] ? c->v[PG_HOST] : "", .hostport = c->hostport,
+		.hints = pg_hints, .scrub = pg_scrub, .ctx = c,
+	};
+	val_fail_server(&w, r, code, stage, reason, detail);
 }
 
 static void pg_classify(struct pg_check *c, PGconn *conn, ConnStatusType last,

@@ -87,8 +87,9 @@ static const char *const ms_hints[VAL_CODE_COUNT] = {
 	[VAL_CONFIG] = "Check the connection's options.",
 };
 
-static void ms_scrub(struct ms_check *c, char *s, size_t size)
+static void ms_scrub(void *ctx, char *s, size_t size)
 {
+	struct ms_check *c = ctx;
 	static const enum ms_opt secret_opts[] = { MS_PASSWORD, MS_USER, MS_CA, MS_DATABASE };
 	for (size_t i = 0; i < sizeof(secret_opts) / sizeof(secret_opts[0]); i++) {
 		enum ms_opt o = secret_opts[i];
@@ -100,48 +101,12 @@ static void ms_scrub(struct ms_check *c, char *s, size_t size)
 static void ms_fail(struct ms_check *c, struct val_result *r, enum val_code code,
 		    const char *stage, const char *reason, const char *detail)
 {
-	char rs[384];
-	snprintf(rs, sizeof(rs), "%s", reason);
-	ms_scrub(c, rs, sizeof(rs));
-	const char *host = c->v[MS_HOST] ? c->v[MS_HOST] : "";
-	switch (code) {
-	case VAL_DNS:
-		val_fail(r, code, c->hostport, "%sfailed to resolve %s: %s", c->prefix, host, rs);
-		break;
-	case VAL_REFUSED:
-	case VAL_TIMEOUT:
-		val_fail(r, code, c->hostport, "%sfailed to connect to %s: %s", c->prefix,
-			 c->hostport, rs);
-		break;
-	case VAL_TLS:
-		val_fail(r, code, c->hostport, "%sTLS handshake with %s failed: %s", c->prefix,
-			 host, rs);
-		break;
-	case VAL_AUTH:
-		val_fail(r, code, c->hostport, "%sauthentication to SQL SERVER server %s failed: %s",
-			 c->prefix, host, rs);
-		break;
-	case VAL_PERMISSION:
-		val_fail(r, code, c->hostport, "%sSQL SERVER server %s denied access: %s", c->prefix,
-			 host, rs);
-		break;
-	case VAL_CONFIG:
-		val_fail(r, code, c->hostport, "invalid connection configuration: %s", rs);
-		break;
-	default:
-		val_fail(r, VAL_PROTOCOL, c->hostport, "%sunexpected response from %s: %s",
-			 c->prefix, c->hostport, rs);
-		break;
-	}
-	snprintf(r->stage, sizeof(r->stage), "%s", stage);
-	if (detail && detail[0]) {
-		char d[sizeof(r->e.detail)];
-		snprintf(d, sizeof(d), "%s", detail);
-		ms_scrub(c, d, sizeof(d));
-		err_detail(&r->e, "%s", d);
-	}
-	if (ms_hints[r->code])
-		err_hint(&r->e, "%s", ms_hints[r->code]);
+	const struct val_server_words w = {
+		.kind = "SQL SERVER", .prefix = c->prefix,
+		.host = c->v[MS_HOST] ? c->v[MS_HOST] : "", .hostport = c->hostport,
+		.hints = ms_hints, .scrub = ms_scrub, .ctx = c,
+	};
+	val_fail_server(&w, r, code, stage, reason, detail);
 }
 
 /* ---- db-lib handlers ------------------------------------------------------ */

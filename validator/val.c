@@ -55,6 +55,53 @@ void val_fail(struct val_result *r, enum val_code code, const char *host,
 	err_set(&r->e, val_code_sqlstate(code), "%s", msg);
 }
 
+void val_fail_server(const struct val_server_words *w, struct val_result *r,
+		     enum val_code code, const char *stage, const char *reason,
+		     const char *detail)
+{
+	char rs[384];
+	snprintf(rs, sizeof(rs), "%s", reason);
+	w->scrub(w->ctx, rs, sizeof(rs));
+	switch (code) {
+	case VAL_DNS:
+		val_fail(r, code, w->hostport, "%sfailed to resolve %s: %s", w->prefix, w->host, rs);
+		break;
+	case VAL_REFUSED:
+	case VAL_TIMEOUT:
+		val_fail(r, code, w->hostport, "%sfailed to connect to %s: %s", w->prefix,
+			 w->hostport, rs);
+		break;
+	case VAL_TLS:
+		val_fail(r, code, w->hostport, "%sTLS handshake with %s failed: %s", w->prefix,
+			 w->host, rs);
+		break;
+	case VAL_AUTH:
+		val_fail(r, code, w->hostport, "%sauthentication to %s server %s failed: %s",
+			 w->prefix, w->kind, w->host, rs);
+		break;
+	case VAL_PERMISSION:
+		val_fail(r, code, w->hostport, "%s%s server %s denied access: %s", w->prefix,
+			 w->kind, w->host, rs);
+		break;
+	case VAL_CONFIG:
+		val_fail(r, code, w->hostport, "invalid connection configuration: %s", rs);
+		break;
+	default:
+		val_fail(r, VAL_PROTOCOL, w->hostport, "%sunexpected response from %s: %s",
+			 w->prefix, w->hostport, rs);
+		break;
+	}
+	snprintf(r->stage, sizeof(r->stage), "%s", stage);
+	if (detail && detail[0]) {
+		char d[sizeof(r->e.detail)];
+		snprintf(d, sizeof(d), "%s", detail);
+		w->scrub(w->ctx, d, sizeof(d));
+		err_detail(&r->e, "%s", d);
+	}
+	if (w->hints[r->code])
+		err_hint(&r->e, "%s", w->hints[r->code]);
+}
+
 const struct val_option *val_job_option(const struct val_job *job, const char *name)
 {
 	for (size_t i = 0; i < job->noptions; i++)

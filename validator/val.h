@@ -112,6 +112,23 @@ const char *val_code_sqlstate(enum val_code code);
 #define VAL_SCRUB_MIN 4
 void val_scrub(char *s, size_t size, const char *secret, size_t len);
 
+/* How a database check (POSTGRES, MYSQL, SQL SERVER) words a failure.
+ * `scrub` redacts the check's secrets from a reason or detail in place. */
+struct val_server_words {
+	const char *kind;           /* "POSTGRES": "authentication to POSTGRES server" */
+	const char *prefix;         /* prepended to most messages (the tunnel's words) */
+	const char *host;           /* HOST as written, "" if none */
+	const char *hostport;       /* "host:port" */
+	const char *const *hints;   /* [VAL_CODE_COUNT]; NULL: no hint */
+	void (*scrub)(void *ctx, char *s, size_t size);
+	void *ctx;
+};
+/* Sets the failure in SQL.md 6's words for its code (unknown codes report
+ * as protocol), the stage, the scrubbed detail if any, and the hint. */
+void val_fail_server(const struct val_server_words *w, struct val_result *r,
+		     enum val_code code, const char *stage, const char *reason,
+		     const char *detail);
+
 /* CLOCK_MONOTONIC in milliseconds, for the checks' deadlines. */
 int64_t val_now_ms(void);
 
@@ -166,8 +183,10 @@ int val_ssh_tunnel_open(const struct val_services *svc, const struct val_job *jo
 void val_ssh_tunnel_close(struct val_tunnel *tun);
 
 /* MYSQL (libmariadb): HOST, PORT, USER, PASSWORD, SSL MODE, SSL
- * CERTIFICATE AUTHORITY / CERTIFICATE / KEY, job->tunnel. An "AWS
- * PRIVATELINK" or "AWS CONNECTION" option answers 0A000 (unsupported). */
+ * CERTIFICATE AUTHORITY / CERTIFICATE / KEY, job->tunnel. "AWS
+ * CONNECTION": RDS IAM auth (an auth token signed with validator/sigv4.c,
+ * sent with mysql_clear_password inside TLS only; see conn_mysql.c). An
+ * "AWS PRIVATELINK" option answers 0A000 (unsupported). */
 int conn_mysql_validate(const struct val_services *svc,
 			const struct val_job *job, struct val_result *r);
 /* SQL SERVER (FreeTDS db-lib): HOST, PORT, DATABASE, USER, PASSWORD, SSL
@@ -180,7 +199,7 @@ int conn_sqlserver_validate(const struct val_services *svc,
  * conn_privatelink.c, over validator/http.c ---- */
 
 /* A job for a connection that references an AWS CONNECTION (ICEBERG
- * S3TABLESREST; KAFKA and MYSQL, whose checks answer 0A000 for it) carries
+ * S3TABLESREST; MYSQL: RDS IAM; KAFKA, whose check answers 0A000 for it) carries
  * "AWS CONNECTION" (text: its decimal id, once) and the referenced
  * connection's options under this prefix, same parts encoding:
  * "AWS CONNECTION/ACCESS KEY ID", "AWS CONNECTION/SECRET ACCESS KEY",
@@ -209,10 +228,14 @@ int conn_sqlserver_validate(const struct val_services *svc,
  * "ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]" (split here, so the
  * catalog only ever knows the secret's id). */
 #define VAL_OPT_TETHER_AWS_CREDENTIALS "TETHER/AWS CREDENTIALS"
+/* Where every STS call signed with tether's credentials goes (and the role
+ * credentials they obtain): aws.sts_endpoint, default https://sts.<TETHER/
+ * REGION>.amazonaws.com. A connection's ENDPOINT never does (conn_aws.c). */
+#define VAL_OPT_TETHER_STS_ENDPOINT "TETHER/STS ENDPOINT"
 /* Secrets of URL-based types are fetched with destination "<host>:<port>"
- * of URL (default port 443/80, IPv6 in brackets); AWS secrets and tether's
- * AWS credentials with the STS endpoint's "<host>:<port>"
- * (sts.<region>.amazonaws.com:443 or ENDPOINT's); a referenced AWS
+ * of URL (default port 443/80, IPv6 in brackets); AWS secrets with the STS
+ * endpoint's "<host>:<port>" (sts.<region>.amazonaws.com:443 or ENDPOINT's),
+ * tether's AWS credentials with TETHER/STS ENDPOINT's; a referenced AWS
  * connection's keys (key auth) with the referencing URL's "<host>:<port>".
  * The grant must list those destinations. */
 

@@ -360,6 +360,24 @@ static void fill_out(struct vault_ssh_pubkeys *out, uint64_t object_id,
 
 /* ---- operations ---- */
 
+/* Appends the record, audits `event` and reports the public keys: the
+ * last steps of generate and rotate. `destroyed`: the key that left, or NULL. */
+static int record_commit(struct vault *v, uint64_t object_id, const struct ssh_seeds *k,
+			 const char *event, const unsigned char *destroyed,
+			 const struct vault_actor *who, struct vault_ssh_pubkeys *out,
+			 struct err *e)
+{
+	uint64_t gen = 0;
+
+	if (record_write(v, object_id, k, &gen, e) != 0 ||
+	    audit_keys(v, event, object_id,
+		       (const unsigned char (*)[VAULT_SSH_PK_BYTES])k->pk, destroyed, gen,
+		       who, NULL, e) != 0)
+		return -1;
+	fill_out(out, object_id, gen, k);
+	return 0;
+}
+
 static int has_keys(const struct vault *v, uint64_t object_id)
 {
 	size_t i = vault_store_first_after(&v->ssh, object_id - 1);
@@ -372,7 +390,6 @@ int vault_ssh_generate(struct vault *v, uint64_t object_id,
 		       struct vault_ssh_pubkeys *out, struct err *e)
 {
 	struct ssh_seeds k;
-	uint64_t gen = 0;
 	int rc = -1;
 
 	if (object_id == 0)
@@ -384,13 +401,8 @@ int vault_ssh_generate(struct vault *v, uint64_t object_id,
 	if (seeds_alloc(&k, e) < 0)
 		return -1;
 	if (seeds_generate(&k, 0, e) == 0 && seeds_generate(&k, 1, e) == 0 &&
-	    record_write(v, object_id, &k, &gen, e) == 0 &&
-	    audit_keys(v, "ssh_keys_generated", object_id,
-		       (const unsigned char (*)[VAULT_SSH_PK_BYTES])k.pk, NULL, gen,
-		       who, NULL, e) == 0) {
-		fill_out(out, object_id, gen, &k);
+	    record_commit(v, object_id, &k, "ssh_keys_generated", NULL, who, out, e) == 0)
 		rc = 0;
-	}
 	seeds_free(&k);
 	return rc;
 }
@@ -401,7 +413,6 @@ int vault_ssh_rotate(struct vault *v, uint64_t object_id,
 {
 	unsigned char old1[VAULT_SSH_PK_BYTES];
 	struct ssh_seeds k;
-	uint64_t gen = 0;
 	int rc;
 
 	if (seeds_alloc(&k, e) < 0)
@@ -421,13 +432,8 @@ int vault_ssh_rotate(struct vault *v, uint64_t object_id,
 	 * the same write that adds the new secondary (compaction erases its
 	 * ciphertext from the file). */
 	if (seeds_generate(&k, 1, e) == 0 &&
-	    record_write(v, object_id, &k, &gen, e) == 0 &&
-	    audit_keys(v, "ssh_keys_rotated", object_id,
-		       (const unsigned char (*)[VAULT_SSH_PK_BYTES])k.pk, old1, gen,
-		       who, NULL, e) == 0) {
-		fill_out(out, object_id, gen, &k);
+	    record_commit(v, object_id, &k, "ssh_keys_rotated", old1, who, out, e) == 0)
 		rc = 0;
-	}
 	seeds_free(&k);
 	return rc;
 }

@@ -439,14 +439,64 @@ static void frame_seal(unsigned char *frame, uint32_t body_len)
 	frame_checksum(frame, frame + ST_FRAME_HDR, body_len, frame + 4);
 }
 
+/* A PUT or REPUT frame: `value` encrypted under data key `dk` of `term`,
+ * the AD binding object id, version and term. NULL (e set) if out of memory. */
+static unsigned char *put_frame_seal(unsigned char type, const struct vault_key *dk,
+				     uint32_t term, uint64_t object_id, uint64_t version,
+				     const unsigned char *value, size_t len,
+				     size_t *frame_len, struct err *e)
+{
+	uint32_t body_len = (uint32_t)(ST_PUT_FIXED + len + ST_TAG);
+	unsigned char ad[ST_AD_LEN], *frame, *body;
+
+	*frame_len = ST_FRAME_HDR + body_len;
+	frame = malloc(*frame_len);
+	if (!frame) {
+		err_set(e, "XX000", "internal error: vault: out of memory");
+		return NULL;
+	}
+	body = frame + ST_FRAME_HDR;
+	body[0] = type;
+	put_u64(body + 1, object_id);
+	put_u64(body + 9, version);
+	put_u32(body + 17, term);
+	randombytes_buf(body + 21, ST_NONCE);
+	secret_ad(ad, object_id, version, term);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(body + ST_PUT_FIXED, NULL, value, len,
+						   ad, sizeof(ad), NULL, body + 21,
+						   vault_key_open(dk));
+	vault_key_close(dk);
+	frame_seal(frame, body_len);
+	return frame;
+}
+
+/* Appends a sealed PUT/REPUT frame (freed here) and describes it in *ent
+ * for the index. */
+static int put_frame_append(struct vault_store *st, unsigned char *frame, size_t frame_len,
+			    uint32_t term, uint64_t object_id, uint64_t version, size_t len,
+			    struct vault_store_entry *ent, struct err *e)
+{
+	ent->object_id = object_id;
+	ent->version = version;
+	ent->term = term;
+	ent->size = (uint32_t)len;
+	ent->offset = st->end;
+	ent->frame_len = (uint32_t)frame_len;
+	if (store_append(st, frame, frame_len, e) < 0) {
+		free(frame);
+		return -1;
+	}
+	free(frame);
+	return 0;
+}
+
 int vault_store_put(struct vault_store *st, const struct vault_keyring *kr,
 		    uint64_t object_id, uint64_t version,
 		    const unsigned char *value, size_t len, struct err *e)
 {
 	const struct vault_key *dk = vault_keyring_key(kr, kr->current);
-	unsigned char ad[ST_AD_LEN], *frame, *body;
 	struct vault_store_entry ent;
-	uint32_t body_len;
+	unsigned char *frame;
 	size_t frame_len;
 
 	if (len > IPC_MAX_SECRET)
@@ -465,34 +515,13 @@ int vault_store_put(struct vault_store *st, const struct vault_keyring *kr,
 	if (!dk)
 		return err_set(e, "XX000", "internal error: vault: no data key for term %u",
 			       kr->current);
-	body_len = (uint32_t)(ST_PUT_FIXED + len + ST_TAG);
-	frame_len = ST_FRAME_HDR + body_len;
-	frame = malloc(frame_len);
+	frame = put_frame_seal(ST_PUT, dk, kr->current, object_id, version, value, len,
+			       &frame_len, e);
 	if (!frame)
-		return err_set(e, "XX000", "internal error: vault: out of memory");
-	body = frame + ST_FRAME_HDR;
-	body[0] = ST_PUT;
-	put_u64(body + 1, object_id);
-	put_u64(body + 9, version);
-	put_u32(body + 17, kr->current);
-	randombytes_buf(body + 21, ST_NONCE);
-	secret_ad(ad, object_id, version, kr->current);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(body + ST_PUT_FIXED, NULL, value, len,
-						   ad, sizeof(ad), NULL, body + 21,
-						   vault_key_open(dk));
-	vault_key_close(dk);
-	frame_seal(frame, body_len);
-	ent.object_id = object_id;
-	ent.version = version;
-	ent.term = kr->current;
-	ent.size = (uint32_t)len;
-	ent.offset = st->end;
-	ent.frame_len = (uint32_t)frame_len;
-	if (store_append(st, frame, frame_len, e) < 0) {
-		free(frame);
 		return -1;
-	}
-	free(frame);
+	if (put_frame_append(st, frame, frame_len, kr->current, object_id, version, len,
+			     &ent, e) < 0)
+		return -1;
 	note_ids(st, object_id, version);
 	if (index_insert(st, &ent, e) < 0) {
 		st->broken = 1;     /* on disk but not indexed: invariant broken */
@@ -698,9 +727,8 @@ int vault_store_reput(struct vault_store *st, const struct vault_keyring *kr,
 	const struct vault_store_entry *old = vault_store_find(st, object_id, version);
 	const struct vault_key *dk = vault_keyring_key(kr, kr->current);
 	struct vault_store_entry ent;
-	unsigned char ad[ST_AD_LEN], *frame, *body, *pt = NULL;
+	unsigned char *frame, *pt = NULL;
 	size_t len, frame_len;
-	uint32_t body_len;
 
 	if (!old || st->kind->raw)
 		return err_set(e, "XX000", "internal error: vault: re-encrypt of u%llu version %llu which is not stored",
@@ -712,37 +740,14 @@ int vault_store_reput(struct vault_store *st, const struct vault_keyring *kr,
 			       kr->current);
 	if (vault_store_decrypt(st, kr, object_id, version, &pt, &len, e) < 0)
 		return -1;
-	body_len = (uint32_t)(ST_PUT_FIXED + len + ST_TAG);
-	frame_len = ST_FRAME_HDR + body_len;
-	frame = malloc(frame_len);
-	if (!frame) {
-		vault_secbuf_free(pt);
-		return err_set(e, "XX000", "internal error: vault: out of memory");
-	}
-	body = frame + ST_FRAME_HDR;
-	body[0] = ST_REPUT;
-	put_u64(body + 1, object_id);
-	put_u64(body + 9, version);
-	put_u32(body + 17, kr->current);
-	randombytes_buf(body + 21, ST_NONCE);
-	secret_ad(ad, object_id, version, kr->current);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(body + ST_PUT_FIXED, NULL, pt, len,
-						   ad, sizeof(ad), NULL, body + 21,
-						   vault_key_open(dk));
-	vault_key_close(dk);
+	frame = put_frame_seal(ST_REPUT, dk, kr->current, object_id, version, pt, len,
+			       &frame_len, e);
 	vault_secbuf_free(pt);
-	frame_seal(frame, body_len);
-	ent.object_id = object_id;
-	ent.version = version;
-	ent.term = kr->current;
-	ent.size = (uint32_t)len;
-	ent.offset = st->end;
-	ent.frame_len = (uint32_t)frame_len;
-	if (store_append(st, frame, frame_len, e) < 0) {
-		free(frame);
+	if (!frame)
 		return -1;
-	}
-	free(frame);
+	if (put_frame_append(st, frame, frame_len, kr->current, object_id, version, len,
+			     &ent, e) < 0)
+		return -1;
 	/* The same rule as recovery (store_apply): the newer frame wins. */
 	index_remove(st, object_id, version);
 	if (index_insert(st, &ent, e) < 0) {

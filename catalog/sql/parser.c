@@ -243,6 +243,18 @@ static int accept_var_phrase(struct cat_parser *p, struct cat_stmt *st)
 	return 0;
 }
 
+/* What SHOW and RESET name: ALL, a multi-word variable, or a name. */
+static int parse_var_or_all(struct cat_parser *p, struct cat_stmt *st)
+{
+	if (cat_p_accept_kw(p, "ALL")) {
+		set_var(st, "all");
+		return 0;
+	}
+	if (accept_var_phrase(p, st))
+		return 0;
+	return parse_var_name(p, st);
+}
+
 static int parse_show(struct cat_parser *p, struct cat_stmt *st)
 {
 	const struct cat_token *t;
@@ -255,13 +267,7 @@ static int parse_show(struct cat_parser *p, struct cat_stmt *st)
 	if (cat_p_peek_kw(p, "CREATE") || cat_p_peek_kw(p, "REDACTED"))
 		return cat_parse_show_create(p, st);
 	st->kind = CAT_STMT_SHOW_VAR;
-	if (cat_p_accept_kw(p, "ALL")) {
-		set_var(st, "all");
-		return 0;
-	}
-	if (accept_var_phrase(p, st))
-		return 0;
-	return parse_var_name(p, st);
+	return parse_var_or_all(p, st);
 }
 
 /* ---- SET / RESET ---- */
@@ -418,13 +424,7 @@ static int parse_reset(struct cat_parser *p, struct cat_stmt *st)
 	st->var_is_reset = 1;
 	if (cat_p_accept_kw(p, "ROLE"))
 		return cat_parse_reset_role(p, st);
-	if (cat_p_accept_kw(p, "ALL")) {
-		set_var(st, "all");
-		return 0;
-	}
-	if (accept_var_phrase(p, st))
-		return 0;
-	return parse_var_name(p, st);
+	return parse_var_or_all(p, st);
 }
 
 /* ALTER SYSTEM SET name {= | TO} value | DEFAULT; ALTER SYSTEM RESET

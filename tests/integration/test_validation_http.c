@@ -5,7 +5,10 @@
  * from tests/fakes/http_certs.sh, basic auth, OAuth2 client credentials,
  * SigV4 checked by the fake, STS AssumeRole with external IDs), driven over
  * libpq. tetherd runs with tether's own AWS identity configured by --set
- * (aws.connection_role_arn, aws.principal_credentials_secret). A failed
+ * (aws.connection_role_arn, aws.principal_credentials_secret, and
+ * aws.sts_endpoint: the STS fake tether's own calls go to; a role-based
+ * connection's ENDPOINT never receives them, checked with a recording
+ * listener). A failed
  * CREATE commits nothing; no secret value reaches the data dir or the logs.
  * Skips when python3 or openssl is missing. */
 #include <setjmp.h>
@@ -53,9 +56,13 @@ static int have_fakes;
 static struct fake csr, ice, s3t, sts;
 /* Values unique to this run (a scan of the data dir must not find them). */
 static char csr_pw[40], ice_secret[40], aws_secret[40], tether_secret[40], s3_secret[40];
+/* aws.sts_endpoint=http://127.0.0.1:<port>/ (plain http is accepted for
+ * loopback only): the STS fake tether signs its own calls for. */
+static char sts_endpoint_arg[96];
 static const char *const daemon_args[] = {
 	"--set", "aws.connection_role_arn=" PRINCIPAL,
 	"--set", "aws.principal_credentials_secret=materialize.public.tether_aws",
+	"--set", sts_endpoint_arg,
 	NULL,
 };
 
@@ -195,6 +202,8 @@ static int group_setup(void **state)
 	}
 	if (!have_fakes)
 		fprintf(stderr, "python3/openssl or a fake missing: the cases skip\n");
+	snprintf(sts_endpoint_arg, sizeof(sts_endpoint_arg), "aws.sts_endpoint=http://127.0.0.1:%d/",
+		 have_fakes ? sts.port : 1);
 	setenv("TETHER_SECCOMP_DEBUG", "1", 1);
 	return th_start_args(&daemon_, daemon_args);
 }
@@ -429,14 +438,58 @@ static void test_aws_keys(void **state)
 	no_validator_left();
 }
 
+/* A plain listener that records what reaches it (the "ENDPOINT" of a
+ * role-based connection): connections queue in its backlog, read after
+ * the fact. */
+static int recorder_open(int *port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 64), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* Accepts what queued; counts connections and requests that carry an
+ * Authorization header (anything signed). */
+static void recorder_drain(int fd, int *nconn, int *nauth)
+{
+	int a;
+
+	while ((a = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		char buf[16384];
+		size_t n = 0;
+		struct pollfd p = { .fd = a, .events = POLLIN };
+
+		(*nconn)++;
+		while (n < sizeof(buf) - 1 && poll(&p, 1, 200) > 0) {
+			ssize_t k = read(a, buf + n, sizeof(buf) - 1 - n);
+			if (k <= 0)
+				break;
+			n += (size_t)k;
+		}
+		buf[n] = '\0';
+		if (strcasestr(buf, "\nauthorization:") || strcasestr(buf, "x-amz-security-token"))
+			(*nauth)++;
+		close(a);
+	}
+}
+
 /* Role assumption through tether's principal, with the connection's
  * external ID, and the check that the role refuses the principal without
- * it (SQL.md 6). */
+ * it (SQL.md 6). tether's calls go to aws.sts_endpoint; the connections'
+ * ENDPOINT (a recording listener) must receive nothing signed. */
 static void test_aws_role(void **state)
 {
 	PGconn *c = conn();
 	struct fake roles;
 	char *ext, *ext2;
+	int rec_port, rec = recorder_open(&rec_port), nconn = 0, nauth = 0;
 
 	(void)state;
 	exec_ok(c, "CREATE CONNECTION aws_role TO AWS (ASSUME ROLE ARN '" CUSTOMER "', ENDPOINT "
@@ -454,16 +507,24 @@ static void test_aws_role(void **state)
 	ext2 = th_query_value(c, "SELECT a.external_id FROM mz_internal.mz_aws_connections a JOIN "
 			      "mz_connections c USING (id) WHERE c.name = 'aws_untrusting'");
 	assert_non_null(ext2);
-	/* The customer's trust policy requires this connection's external ID. */
+	/* The customer's trust policy requires this connection's external ID:
+	 * tetherd restarts with aws.sts_endpoint at that fake. */
 	assert_int_equal(start_sts(&roles, ext), 0);
 	free(ext);
 	free(ext2);
+	PQfinish(c);
+	snprintf(sts_endpoint_arg, sizeof(sts_endpoint_arg), "aws.sts_endpoint=http://127.0.0.1:%d/",
+		 roles.port);
+	assert_int_equal(th_stop(&daemon_), 0);
+	assert_int_equal(th_restart(&daemon_), 0);
+	c = conn();
+	/* The connections' ENDPOINT: the recorder, never called by tether. */
 	exec_ok(c, sqlf("ALTER CONNECTION aws_role SET (ENDPOINT = 'http://127.0.0.1:%d/')",
-			roles.port));
+			rec_port));
 	exec_ok(c, sqlf("ALTER CONNECTION aws_insecure SET (ENDPOINT = 'http://127.0.0.1:%d/')",
-			roles.port));
+			rec_port));
 	exec_ok(c, sqlf("ALTER CONNECTION aws_untrusting SET (ENDPOINT = 'http://127.0.0.1:%d/')",
-			roles.port));
+			rec_port));
 	/* aws.principal_credentials_secret names a secret that does not exist
 	 * yet: tether has no credentials to assume its role with. */
 	exec_fails(c, "VALIDATE CONNECTION aws_role", "0A000");
@@ -494,9 +555,15 @@ static void test_aws_role(void **state)
 	 * assume commits nothing. */
 	exec_fails(c, sqlf("CREATE CONNECTION aws_role_bad TO AWS (ASSUME ROLE ARN '" UNTRUSTING
 			   "', ENDPOINT 'http://127.0.0.1:%d/') WITH (VALIDATE = true)",
-			   roles.port), "08004");
+			   rec_port), "08004");
 	assert_absent(c, "aws_role_bad");
 	exec_ok(c, "VALIDATE CONNECTION aws_role");
+	/* Regression: a role-based connection's ENDPOINT received no request
+	 * signed with tether's credentials (in fact no connection at all). */
+	recorder_drain(rec, &nconn, &nauth);
+	assert_int_equal(nauth, 0);
+	assert_int_equal(nconn, 0);
+	close(rec);
 	PQfinish(c);
 	no_validator_left();
 	fake_stop(&roles);

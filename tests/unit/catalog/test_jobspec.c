@@ -496,11 +496,13 @@ static void test_aws_role_job(void **state)
 	setting(f, "region", "eu-west-1");
 	rebuild_reset(f, CONN_AWS);
 	put_text(&f->set, CONN_O_ASSUME_ROLE_ARN, "arn:aws:iam::210987654321:role/Customer");
-	/* No credentials secret configured: role and region only. */
+	/* No credentials secret configured: role and region only; tether's STS
+	 * endpoint defaults to the deployment region's. */
 	assert_int_equal(build(f, &e), 0);
 	assert_string_equal(f->env->job_spec->type, "aws");
 	assert_int_equal(f->js.ndests, 1);
 	assert_string_equal(f->js.dests[0], "sts.eu-west-1.amazonaws.com:443");
+	assert_string_equal(opt(f, "TETHER/STS ENDPOINT"), "https://sts.eu-west-1.amazonaws.com");
 	assert_string_equal(opt(f, "EXTERNAL ID"), "mz_11111111-2222-3333-4444-555555555555_u100");
 	assert_string_equal(opt(f, "ASSUME ROLE SESSION NAME"),
 			    "11111111-2222-3333-4444-555555555555-u100");
@@ -525,8 +527,22 @@ static void test_aws_role_job(void **state)
 	assert_int_equal(opt_secret(f, "TETHER/AWS CREDENTIALS"), 50);
 	assert_int_equal(f->js.nsecrets, 1);
 	assert_int_equal(f->js.secrets[0].version, 7);
-	assert_string_equal(f->js.dests[0], "127.0.0.1:4566");
+	/* A role-based connection's ENDPOINT is user-controlled: tether's
+	 * credentials are granted for tether's STS endpoint only. */
+	assert_int_equal(f->js.ndests, 1);
+	assert_string_equal(f->js.dests[0], "sts.eu-west-1.amazonaws.com:443");
+	assert_string_equal(opt(f, "ENDPOINT"), "http://127.0.0.1:4566/");
 	assert_string_equal(opt(f, "ASSUME ROLE SESSION NAME"), "mine");
+	/* aws.sts_endpoint (the operator's) decides where they go. */
+	setting(f, "aws_sts_endpoint", "http://127.0.0.1:4567");
+	rebuild_reset(f, CONN_AWS);
+	put_text(&f->set, CONN_O_ASSUME_ROLE_ARN, "arn:aws:iam::210987654321:role/Customer");
+	put_text(&f->set, CONN_O_ENDPOINT, "https://attacker.example/");
+	assert_int_equal(build(f, &e), 0);
+	assert_string_equal(opt(f, "TETHER/STS ENDPOINT"), "http://127.0.0.1:4567");
+	assert_int_equal(f->js.ndests, 1);
+	assert_string_equal(f->js.dests[0], "127.0.0.1:4567");
+	exec_sql(f, "DELETE FROM tether_settings WHERE name = 'aws_sts_endpoint'");
 	/* Referenced by an ICEBERG s3tablesrest: nested, the STS endpoint
 	 * after the catalog's URL. */
 	{
@@ -553,7 +569,9 @@ static void test_aws_role_job(void **state)
 	assert_int_equal(opt_secret(f, "TETHER/AWS CREDENTIALS"), 50);
 	assert_int_equal(f->js.ndests, 2);
 	assert_string_equal(f->js.dests[0], "s3tables.us-west-2.amazonaws.com:443");
-	assert_string_equal(f->js.dests[1], "sts.us-west-2.amazonaws.com:443");
+	/* tether's STS endpoint (the deployment region's), not the role's REGION. */
+	assert_string_equal(f->js.dests[1], "sts.eu-west-1.amazonaws.com:443");
+	assert_string_equal(opt(f, "TETHER/STS ENDPOINT"), "https://sts.eu-west-1.amazonaws.com");
 	/* MYSQL with an AWS CONNECTION: passed (the check answers 0A000). */
 	rebuild_reset(f, CONN_MYSQL);
 	put_text(&f->set, CONN_O_HOST, "db.example");

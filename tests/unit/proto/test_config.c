@@ -59,6 +59,8 @@ static void test_config_defaults_apply_when_unset(void **state)
 	assert_null(tcfg_get(&cfg, TCFG_AWS_ROLE_ARN));
 	assert_null(tcfg_get(&cfg, TCFG_PL_ACCOUNT));
 	assert_null(tcfg_get(&cfg, TCFG_PL_AZS));
+	/* unset: the catalog uses https://sts.<deployment.region>.amazonaws.com */
+	assert_null(tcfg_get(&cfg, TCFG_AWS_STS_ENDPOINT));
 	assert_null(tcfg_get(&cfg, TCFG_INSTANCE_ID));
 	assert_null(tcfg_get(&cfg, TCFG_DATA_DIR));
 	assert_int_equal(tcfg_get_long(&cfg, TCFG_VALIDATION_TIMEOUT), 30000);
@@ -162,6 +164,22 @@ static void test_config_bad_values_name_the_key(void **state)
 			  "t.conf:1: invalid value for aws.principal_credentials_secret: must be a qualified secret name such as materialize.public.tether_aws");
 	expect_load_error("aws.principal_credentials_secret = a.b.c.d\n",
 			  "t.conf:1: invalid value for aws.principal_credentials_secret: must be a qualified secret name such as materialize.public.tether_aws");
+	/* aws.sts_endpoint: https, or plain http to loopback only (tether's
+	 * credentials sign these requests). */
+	static const char *const bad_sts[] = {
+		"http://sts.us-east-1.amazonaws.com", "http://10.0.0.1:4566/", "http://127.0.0.1.evil.example/",
+		"ftp://127.0.0.1/", "sts.us-east-1.amazonaws.com", "https://user:pw@sts.example/",
+		"https://sts.example/?x=1", "https://sts.example/#f", "https://sts.example:0/",
+		"https://sts.example:99999/", "https://STS.example/", "https://[::2/", "https://",
+		"http://[::2]:80/",
+	};
+	for (size_t i = 0; i < sizeof(bad_sts) / sizeof(bad_sts[0]); i++) {
+		char text[200];
+		snprintf(text, sizeof(text), "aws.sts_endpoint = '%s'\n", bad_sts[i]);
+		expect_load_error(text, "t.conf:1: invalid value for aws.sts_endpoint: must be an "
+				  "https:// URL (http:// only for a loopback address), without user "
+				  "information, query or fragment");
+	}
 }
 
 static void test_config_values_are_canonical(void **state)
@@ -178,6 +196,16 @@ static void test_config_values_are_canonical(void **state)
 	want_value("limits.max_secret_size = 1\n", TCFG_MAX_SECRET_SIZE, "1");
 	want_value("aws.principal_credentials_secret = materialize.public.tether_aws\n",
 		   TCFG_AWS_PRINCIPAL_CREDS, "materialize.public.tether_aws");
+	want_value("aws.sts_endpoint = https://sts.eu-west-1.amazonaws.com\n",
+		   TCFG_AWS_STS_ENDPOINT, "https://sts.eu-west-1.amazonaws.com");
+	want_value("aws.sts_endpoint = https://[2001:db8::1]:8443/sts\n",
+		   TCFG_AWS_STS_ENDPOINT, "https://[2001:db8::1]:8443/sts");
+	want_value("aws.sts_endpoint = http://127.0.0.1:4566/\n", TCFG_AWS_STS_ENDPOINT,
+		   "http://127.0.0.1:4566/");
+	want_value("aws.sts_endpoint = http://[::1]:4566\n", TCFG_AWS_STS_ENDPOINT,
+		   "http://[::1]:4566");
+	want_value("aws.sts_endpoint = http://localhost:4566\n", TCFG_AWS_STS_ENDPOINT,
+		   "http://localhost:4566");
 }
 
 static void test_config_set_arg_overrides_file(void **state)
@@ -212,6 +240,7 @@ static void test_config_key_table(void **state)
 	}
 	assert_int_equal(tcfg_find("nope"), -1);
 	assert_true(tcfg_users(TCFG_AWS_ROLE_ARN) & TCFG_FOR_CATALOG);
+	assert_true(tcfg_users(TCFG_AWS_STS_ENDPOINT) & TCFG_FOR_CATALOG);
 	assert_false(tcfg_users(TCFG_DATA_DIR) & TCFG_FOR_CATALOG);
 }
 

@@ -725,21 +725,38 @@ static void aws_keys_job(struct job_builder *b, const struct hfake *f, const cha
 	job_text(b, "ENDPOINT", f->url);
 }
 
-static void aws_role_job(struct job_builder *b, const struct hfake *f, const char *role,
-			 bool principal, bool tether_keys)
+/* A role-based job: tether's STS endpoint (TETHER/STS ENDPOINT, signed
+ * for TETHER/REGION) is the fake; the connection's ENDPOINT is `endpoint`
+ * (NULL: a closed port), which must never be called. */
+static char role_endpoint[160];
+
+static void aws_role_job_ep(struct job_builder *b, const struct hfake *f, const char *role,
+			    bool principal, bool tether_keys, const char *endpoint)
 {
+	if (!endpoint) {
+		snprintf(role_endpoint, sizeof(role_endpoint), "http://127.0.0.1:%d/", closed_port());
+		endpoint = role_endpoint;
+	}
 	job_init(b, "aws", 1000);
 	job_text(b, "ASSUME ROLE ARN", role);
 	job_text(b, "ASSUME ROLE SESSION NAME", "inst-u42");
 	job_text(b, "EXTERNAL ID", EXTERNAL_ID);
-	job_text(b, "REGION", "us-west-2");
-	job_text(b, "ENDPOINT", f->url);
+	job_text(b, "REGION", "eu-central-1");
+	job_text(b, "ENDPOINT", endpoint);
+	job_text(b, VAL_OPT_TETHER_STS_ENDPOINT, f->url);
+	job_text(b, VAL_OPT_TETHER_REGION, "us-west-2");
 	if (principal)
 		job_text(b, VAL_OPT_TETHER_AWS_ROLE_ARN, PRINCIPAL);
 	if (tether_keys) {
 		job_text(b, VAL_OPT_TETHER_AWS_ACCESS_KEY_ID, "AKIDTETHER");
 		job_secret(b, VAL_OPT_TETHER_AWS_SECRET_ACCESS_KEY, SEC_TETHER_SECRET);
 	}
+}
+
+static void aws_role_job(struct job_builder *b, const struct hfake *f, const char *role,
+			 bool principal, bool tether_keys)
+{
+	aws_role_job_ep(b, f, role, principal, tether_keys, NULL);
 }
 
 static void test_aws_keys(void **state)
@@ -803,7 +820,8 @@ static void test_aws_role_assumption(void **state)
 	job_text(&b, "ASSUME ROLE ARN", CUSTOMER);
 	job_text(&b, "EXTERNAL ID", EXTERNAL_ID);
 	job_text(&b, "REGION", "us-west-2");
-	job_text(&b, "ENDPOINT", f.url);
+	job_text(&b, VAL_OPT_TETHER_STS_ENDPOINT, f.url);
+	job_text(&b, VAL_OPT_TETHER_REGION, "us-west-2");
 	job_text(&b, VAL_OPT_TETHER_AWS_ROLE_ARN, PRINCIPAL);
 	job_secret(&b, VAL_OPT_TETHER_AWS_CREDENTIALS, SEC_TETHER_COMBINED);
 	expect(conn_aws_validate, &b, VAL_OK, NULL, NULL);
@@ -811,7 +829,8 @@ static void test_aws_role_assumption(void **state)
 	job_text(&b, "ASSUME ROLE ARN", CUSTOMER);
 	job_text(&b, "EXTERNAL ID", EXTERNAL_ID);
 	job_text(&b, "REGION", "us-west-2");
-	job_text(&b, "ENDPOINT", f.url);
+	job_text(&b, VAL_OPT_TETHER_STS_ENDPOINT, f.url);
+	job_text(&b, VAL_OPT_TETHER_REGION, "us-west-2");
 	job_text(&b, VAL_OPT_TETHER_AWS_ROLE_ARN, PRINCIPAL);
 	job_secret(&b, VAL_OPT_TETHER_AWS_CREDENTIALS, SEC_TETHER_MALFORMED);
 	assert_int_equal(run(conn_aws_validate, &b, &r), -1);
@@ -921,7 +940,8 @@ static void test_iceberg_s3tables_with_role(void **state)
 	job_text(&b, VAL_AWS_REF_PREFIX "ASSUME ROLE ARN", CUSTOMER);
 	job_text(&b, VAL_AWS_REF_PREFIX "EXTERNAL ID", EXTERNAL_ID);
 	job_text(&b, VAL_AWS_REF_PREFIX "REGION", "us-west-2");
-	job_text(&b, VAL_AWS_REF_PREFIX "ENDPOINT", sts_url);
+	job_text(&b, VAL_OPT_TETHER_STS_ENDPOINT, sts_url);
+	job_text(&b, VAL_OPT_TETHER_REGION, "us-west-2");
 	job_text(&b, VAL_OPT_TETHER_AWS_ROLE_ARN, PRINCIPAL);
 	job_text(&b, VAL_OPT_TETHER_AWS_ACCESS_KEY_ID, "AKIDTETHER");
 	job_secret(&b, VAL_OPT_TETHER_AWS_SECRET_ACCESS_KEY, SEC_TETHER_SECRET);
@@ -937,6 +957,108 @@ static void test_iceberg_s3tables_with_role(void **state)
 	assert_int_equal(run(conn_iceberg_validate, &b, &r), -1);
 	assert_string_equal(r.e.sqlstate, "0A000");
 	hfake_stop(&f);
+}
+
+/* A plain listener that records what reaches it: connections wait in its
+ * backlog and are read after the check. Counts connections and requests
+ * carrying an Authorization or X-Amz-Security-Token header. */
+static void recorder_drain(int fd, int *nconn, int *nauth)
+{
+	int a;
+	while ((a = accept4(fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+		char buf[16384];
+		size_t n = 0;
+		struct pollfd p = { .fd = a, .events = POLLIN };
+		(*nconn)++;
+		while (n < sizeof(buf) - 1 && poll(&p, 1, 200) > 0) {
+			ssize_t k = read(a, buf + n, sizeof(buf) - 1 - n);
+			if (k <= 0)
+				break;
+			n += (size_t)k;
+		}
+		buf[n] = '\0';
+		if (strcasestr(buf, "\nauthorization:") || strcasestr(buf, "x-amz-security-token"))
+			(*nauth)++;
+		close(a);
+	}
+}
+
+/* Regression: tether's own STS calls (signed with its credentials, and with
+ * the role credentials they obtain) never go to a role-based connection's
+ * ENDPOINT, which is user-controlled; they go to TETHER/STS ENDPOINT. */
+static void test_aws_role_endpoint_never_gets_tether_calls(void **state)
+{
+	(void)state;
+	struct hfake f = sts_fake(NULL, false);
+	struct job_builder b;
+	struct val_result r;
+	int rec_port, rec = silent_listener(&rec_port), nconn = 0, nauth = 0;
+	char rec_url[64], dest[64];
+	snprintf(rec_url, sizeof(rec_url), "http://127.0.0.1:%d/", rec_port);
+	assert_int_equal(fcntl(rec, F_SETFL, O_NONBLOCK), 0);
+
+	aws_role_job_ep(&b, &f, CUSTOMER, true, true, rec_url);
+	expect(conn_aws_validate, &b, VAL_OK, NULL, NULL);
+	/* tether's credentials were fetched for tether's endpoint. */
+	snprintf(dest, sizeof(dest), "127.0.0.1:%d", f.port);
+	assert_string_equal(G.f.last_destination, dest);
+	aws_role_job_ep(&b, &f, INSECURE, true, true, rec_url);
+	expect(conn_aws_validate, &b, VAL_PERMISSION, "08004", "does not require an external ID");
+	aws_role_job_ep(&b, &f, UNTRUSTING, true, true, rec_url);
+	expect(conn_aws_validate, &b, VAL_PERMISSION, "08004", "AccessDenied");
+	/* No TETHER/STS ENDPOINT: the default (sts.<TETHER/REGION>), never
+	 * ENDPOINT, whatever becomes of the call here. */
+	aws_role_job_ep(&b, &f, CUSTOMER, true, true, rec_url);
+	for (size_t i = 0; i < b.nopts; i++)
+		if (!strcmp(b.opts[i].name, VAL_OPT_TETHER_STS_ENDPOINT))
+			b.opts[i].name = "TETHER/UNUSED";
+	assert_int_equal(run(conn_aws_validate, &b, &r), -1);
+	assert_no_secrets(&r);
+	/* A referenced role-based AWS CONNECTION (val_aws_credentials). */
+	struct hfake s3 = s3t_fake();
+	char sts_url[200];
+	snprintf(sts_url, sizeof(sts_url), "%s/sts/", s3.url);
+	s3t_job(&b, &s3);
+	job_text(&b, VAL_AWS_REF_PREFIX "ASSUME ROLE ARN", CUSTOMER);
+	job_text(&b, VAL_AWS_REF_PREFIX "EXTERNAL ID", EXTERNAL_ID);
+	job_text(&b, VAL_AWS_REF_PREFIX "REGION", "us-west-2");
+	job_text(&b, VAL_AWS_REF_PREFIX "ENDPOINT", rec_url);
+	job_text(&b, VAL_OPT_TETHER_STS_ENDPOINT, sts_url);
+	job_text(&b, VAL_OPT_TETHER_REGION, "us-west-2");
+	job_text(&b, VAL_OPT_TETHER_AWS_ROLE_ARN, PRINCIPAL);
+	job_text(&b, VAL_OPT_TETHER_AWS_ACCESS_KEY_ID, "AKIDTETHER");
+	job_secret(&b, VAL_OPT_TETHER_AWS_SECRET_ACCESS_KEY, SEC_TETHER_SECRET);
+	expect(conn_iceberg_validate, &b, VAL_OK, NULL, NULL);
+	hfake_stop(&s3);
+
+	recorder_drain(rec, &nconn, &nauth);
+	assert_int_equal(nauth, 0);
+	assert_int_equal(nconn, 0);
+	close(rec);
+	hfake_stop(&f);
+}
+
+/* TETHER/STS ENDPOINT must be https, or http to a loopback address; a bad
+ * one is the operator's problem (XX000), found before any secret is read. */
+static void test_aws_tether_sts_endpoint_rules(void **state)
+{
+	(void)state;
+	struct hfake f = { .port = 1 };
+	static const char *const bad[] = {
+		"http://sts.example.com/", "http://10.0.0.1:8080/", "ftp://127.0.0.1/",
+		"https://user:pw@sts.example.com/", "https://sts.example.com/?a=b", "not a url",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct job_builder b;
+		struct val_result r;
+		snprintf(f.url, sizeof(f.url), "%s", bad[i]);
+		aws_role_job(&b, &f, CUSTOMER, true, true);
+		G.f.last_destination[0] = '\0';
+		assert_int_equal(run(conn_aws_validate, &b, &r), -1);
+		assert_string_equal(r.e.sqlstate, "XX000");
+		assert_string_equal(r.e.message, "internal error: invalid aws.sts_endpoint");
+		assert_string_equal(G.f.last_destination, "");
+	}
 }
 
 /* ---- AWS PRIVATELINK ---- */
@@ -1025,6 +1147,8 @@ int main(void)
 		cmocka_unit_test(test_iceberg_config_errors),
 		cmocka_unit_test(test_aws_keys),
 		cmocka_unit_test(test_aws_role_assumption),
+		cmocka_unit_test(test_aws_role_endpoint_never_gets_tether_calls),
+		cmocka_unit_test(test_aws_tether_sts_endpoint_rules),
 		cmocka_unit_test(test_aws_refused_timeout_tls_hostile),
 		cmocka_unit_test(test_iceberg_s3tables_sigv4),
 		cmocka_unit_test(test_iceberg_s3tables_with_role),
