@@ -328,6 +328,17 @@ static enum cat_run run_loop(struct cat_ctx *ctx, struct cat_session *s,
 	return finish_query(s, out, NULL);
 }
 
+/* A parked statement has finished with rc: end the query on its error,
+ * else run the statements after it. */
+static enum cat_run resume_after(struct cat_ctx *ctx, struct cat_session *s,
+				 struct pgw_buf *out, const struct err *e, int rc)
+{
+	if (rc < 0)
+		return finish_query(s, out, e);
+	s->next++;
+	return run_loop(ctx, s, out);
+}
+
 /* An error outside any statement (bad message, parse error). */
 static enum cat_run query_error(struct cat_session *s, struct pgw_buf *out,
 				const struct err *e)
@@ -780,10 +791,7 @@ enum cat_run cat_exec_vault_reply(struct cat_ctx *ctx, struct cat_session *s,
 	rc = cat_ddl_vault_reply(&r, request_id, reply, &finished);
 	if (!finished)
 		return CAT_RUN_PARKED;
-	if (rc < 0)
-		return finish_query(s, out, &e);
-	s->next++;
-	return run_loop(ctx, s, out);
+	return resume_after(ctx, s, out, &e, rc);
 }
 
 enum cat_run cat_exec_vault_lost(struct cat_ctx *ctx, struct cat_session *s,
@@ -819,10 +827,7 @@ enum cat_run cat_exec_job_done(struct cat_ctx *ctx, struct cat_session *s,
 	if (rc == CAT_RUN_PARKED)
 		return CAT_RUN_PARKED;  /* a next step (SSH keys) parks again */
 	cat_ddl_pending_clear(s);
-	if (rc < 0)
-		return finish_query(s, out, &e);
-	s->next++;
-	return run_loop(ctx, s, out);
+	return resume_after(ctx, s, out, &e, rc);
 }
 
 enum cat_run cat_exec_job_cancel(struct cat_ctx *ctx, struct cat_session *s,

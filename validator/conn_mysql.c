@@ -74,6 +74,8 @@ static const struct {
 
 enum my_opt { MY_HOST, MY_PORT, MY_USER, MY_PASSWORD, MY_SSLMODE, MY_CA, MY_CERT, MY_KEY,
 	      MY_NOPTS };
+_Static_assert(MY_HOST == VAL_SERVER_HOST && MY_PORT == VAL_SERVER_PORT,
+	       "val_server_load: HOST and PORT first");
 static const char *const my_opt_names[MY_NOPTS] = {
 	[MY_HOST] = "HOST", [MY_PORT] = "PORT", [MY_USER] = "USER",
 	[MY_PASSWORD] = "PASSWORD", [MY_SSLMODE] = "SSL MODE",
@@ -344,38 +346,15 @@ static int my_load_options(struct my_check *c, struct val_result *r)
 	}
 	/* HOST and PORT first (enum order): every secret fetched after them is
 	 * audited with its destination "host:port". */
-	for (int o = 0; o < MY_NOPTS; o++) {
-		const struct val_option *opt = val_job_option(job, my_opt_names[o]);
-		if (!opt)
-			continue;
-		for (size_t i = 0; i < opt->nparts; i++)
-			if (!opt->parts[i].text)
-				c->secret[o] = true;
-		if (val_option_value(c->svc, job, opt, o > MY_PORT ? c->hostport : NULL,
-				     &c->v[o], &c->len[o], r) != 0)
-			return -1;
-		if (o == MY_PORT) {
-			char *end = NULL;
-			long n = strtol(c->v[o], &end, 10);
-			if (!c->v[o][0] || *end || n < 1 || n > 65535) {
-				val_fail(r, VAL_CONFIG, NULL,
-					 "invalid connection configuration: invalid PORT \"%s\"",
-					 c->v[o]);
-				return -1;
-			}
-			c->port = (uint16_t)n;
-		}
-		if (o <= MY_PORT && c->v[MY_HOST])
-			snprintf(c->hostport, sizeof(c->hostport), "%s:%u", c->v[MY_HOST], c->port);
-	}
-	static const enum my_opt required[] = { MY_HOST, MY_USER };
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if (!c->v[required[i]] || !c->v[required[i]][0]) {
-			val_fail(r, VAL_CONFIG, c->hostport,
-				 "invalid connection configuration: %s option is required",
-				 my_opt_names[required[i]]);
-			return -1;
-		}
+	const struct val_server_opts so = {
+		.names = my_opt_names, .n = MY_NOPTS, .v = c->v, .len = c->len,
+		.secret = c->secret, .port = &c->port,
+		.hostport = c->hostport, .hostport_size = sizeof(c->hostport),
+	};
+	static const int required[] = { MY_HOST, MY_USER };
+	if (val_server_load(c->svc, job, &so, required, sizeof(required) / sizeof(required[0]),
+			    r) != 0)
+		return -1;
 	/* libmariadb reads "a,b" as a list of hosts to try and "localhost"
 	 * as its Unix socket (the latter is prevented with PROTOCOL TCP). */
 	if (strpbrk(c->v[MY_HOST], ", \t\r\n/")) {

@@ -41,6 +41,8 @@ static const struct {
 /* The connection's resolved options. Secret-bearing ones are wiped. */
 enum pg_opt { PG_HOST, PG_PORT, PG_DATABASE, PG_USER, PG_PASSWORD, PG_SSLMODE,
 	      PG_CA, PG_CERT, PG_KEY, PG_NOPTS };
+_Static_assert(PG_HOST == VAL_SERVER_HOST && PG_PORT == VAL_SERVER_PORT,
+	       "val_server_load: HOST and PORT first");
 static const char *const pg_opt_names[PG_NOPTS] = {
 	[PG_HOST] = "HOST", [PG_PORT] = "PORT", [PG_DATABASE] = "DATABASE",
 	[PG_USER] = "USER", [PG_PASSWORD] = "PASSWORD", [PG_SSLMODE] = "SSL MODE",
@@ -259,38 +261,15 @@ static int pg_load_options(struct pg_check *c, struct val_result *r)
 
 	/* HOST and PORT first (enum order): every secret fetched after them is
 	 * audited with its destination "host:port". */
-	for (int o = 0; o < PG_NOPTS; o++) {
-		const struct val_option *opt = val_job_option(job, pg_opt_names[o]);
-		if (!opt)
-			continue;
-		for (size_t i = 0; i < opt->nparts; i++)
-			if (!opt->parts[i].text)
-				c->secret[o] = true;
-		if (val_option_value(c->svc, job, opt, o > PG_PORT ? c->hostport : NULL,
-				     &c->v[o], &c->len[o], r) != 0)
-			return -1;
-		if (o == PG_PORT) {
-			char *end = NULL;
-			long n = strtol(c->v[o], &end, 10);
-			if (!c->v[o][0] || *end || n < 1 || n > 65535) {
-				val_fail(r, VAL_CONFIG, NULL,
-					 "invalid connection configuration: invalid PORT \"%s\"",
-					 c->v[o]);
-				return -1;
-			}
-			c->port = (uint16_t)n;
-		}
-		if (o <= PG_PORT && c->v[PG_HOST])
-			snprintf(c->hostport, sizeof(c->hostport), "%s:%u", c->v[PG_HOST], c->port);
-	}
-	static const enum pg_opt required[] = { PG_HOST, PG_DATABASE, PG_USER };
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if (!c->v[required[i]] || !c->v[required[i]][0]) {
-			val_fail(r, VAL_CONFIG, c->hostport,
-				 "invalid connection configuration: %s option is required",
-				 pg_opt_names[required[i]]);
-			return -1;
-		}
+	const struct val_server_opts so = {
+		.names = pg_opt_names, .n = PG_NOPTS, .v = c->v, .len = c->len,
+		.secret = c->secret, .port = &c->port,
+		.hostport = c->hostport, .hostport_size = sizeof(c->hostport),
+	};
+	static const int required[] = { PG_HOST, PG_DATABASE, PG_USER };
+	if (val_server_load(c->svc, job, &so, required, sizeof(required) / sizeof(required[0]),
+			    r) != 0)
+		return -1;
 	c->sslmode = "disable";
 	if (c->v[PG_SSLMODE]) {
 		c->sslmode = NULL;

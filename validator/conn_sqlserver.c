@@ -43,6 +43,8 @@ static const struct {
 
 enum ms_opt { MS_HOST, MS_PORT, MS_DATABASE, MS_USER, MS_PASSWORD, MS_SSLMODE, MS_CA,
 	      MS_NOPTS };
+_Static_assert(MS_HOST == VAL_SERVER_HOST && MS_PORT == VAL_SERVER_PORT,
+	       "val_server_load: HOST and PORT first");
 static const char *const ms_opt_names[MS_NOPTS] = {
 	[MS_HOST] = "HOST", [MS_PORT] = "PORT", [MS_DATABASE] = "DATABASE",
 	[MS_USER] = "USER", [MS_PASSWORD] = "PASSWORD", [MS_SSLMODE] = "SSL MODE",
@@ -244,38 +246,17 @@ static int ms_load_options(struct ms_check *c, struct val_result *r)
 		err_set(&r->e, "0A000", "AWS PrivateLink connections are unsupported");
 		return -1;
 	}
-	for (int o = 0; o < MS_NOPTS; o++) {
-		const struct val_option *opt = val_job_option(job, ms_opt_names[o]);
-		if (!opt)
-			continue;
-		for (size_t i = 0; i < opt->nparts; i++)
-			if (!opt->parts[i].text)
-				c->secret[o] = true;
-		if (val_option_value(c->svc, job, opt, o > MS_PORT ? c->hostport : NULL,
-				     &c->v[o], &c->len[o], r) != 0)
-			return -1;
-		if (o == MS_PORT) {
-			char *end = NULL;
-			long n = strtol(c->v[o], &end, 10);
-			if (!c->v[o][0] || *end || n < 1 || n > 65535) {
-				val_fail(r, VAL_CONFIG, NULL,
-					 "invalid connection configuration: invalid PORT \"%s\"",
-					 c->v[o]);
-				return -1;
-			}
-			c->port = (uint16_t)n;
-		}
-		if (o <= MS_PORT && c->v[MS_HOST])
-			snprintf(c->hostport, sizeof(c->hostport), "%s:%u", c->v[MS_HOST], c->port);
-	}
-	static const enum ms_opt required[] = { MS_HOST, MS_DATABASE, MS_USER, MS_PASSWORD };
-	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
-		if (!c->v[required[i]] || !c->v[required[i]][0]) {
-			val_fail(r, VAL_CONFIG, c->hostport,
-				 "invalid connection configuration: %s option is required",
-				 ms_opt_names[required[i]]);
-			return -1;
-		}
+	/* HOST and PORT first (enum order): every secret fetched after them is
+	 * audited with its destination "host:port". */
+	const struct val_server_opts so = {
+		.names = ms_opt_names, .n = MS_NOPTS, .v = c->v, .len = c->len,
+		.secret = c->secret, .port = &c->port,
+		.hostport = c->hostport, .hostport_size = sizeof(c->hostport),
+	};
+	static const int required[] = { MS_HOST, MS_DATABASE, MS_USER, MS_PASSWORD };
+	if (val_server_load(c->svc, job, &so, required, sizeof(required) / sizeof(required[0]),
+			    r) != 0)
+		return -1;
 	if (!ms_host_ok(c->v[MS_HOST])) {
 		val_fail(r, VAL_CONFIG, c->hostport,
 			 "invalid connection configuration: invalid HOST \"%s\"", c->v[MS_HOST]);

@@ -102,6 +102,45 @@ void val_fail_server(const struct val_server_words *w, struct val_result *r,
 		err_hint(&r->e, "%s", w->hints[r->code]);
 }
 
+int val_server_load(const struct val_services *svc, const struct val_job *job,
+		    const struct val_server_opts *s, const int *required, size_t nrequired,
+		    struct val_result *r)
+{
+	for (int o = 0; o < s->n; o++) {
+		const struct val_option *opt = val_job_option(job, s->names[o]);
+		if (!opt)
+			continue;
+		for (size_t i = 0; i < opt->nparts; i++)
+			if (!opt->parts[i].text)
+				s->secret[o] = true;
+		if (val_option_value(svc, job, opt, o > VAL_SERVER_PORT ? s->hostport : NULL,
+				     &s->v[o], &s->len[o], r) != 0)
+			return -1;
+		if (o == VAL_SERVER_PORT) {
+			char *end = NULL;
+			long n = strtol(s->v[o], &end, 10);
+			if (!s->v[o][0] || *end || n < 1 || n > 65535) {
+				val_fail(r, VAL_CONFIG, NULL,
+					 "invalid connection configuration: invalid PORT \"%s\"",
+					 s->v[o]);
+				return -1;
+			}
+			*s->port = (uint16_t)n;
+		}
+		if (o <= VAL_SERVER_PORT && s->v[VAL_SERVER_HOST])
+			snprintf(s->hostport, s->hostport_size, "%s:%u", s->v[VAL_SERVER_HOST],
+				 *s->port);
+	}
+	for (size_t i = 0; i < nrequired; i++)
+		if (!s->v[required[i]] || !s->v[required[i]][0]) {
+			val_fail(r, VAL_CONFIG, s->hostport,
+				 "invalid connection configuration: %s option is required",
+				 s->names[required[i]]);
+			return -1;
+		}
+	return 0;
+}
+
 const struct val_option *val_job_option(const struct val_job *job, const char *name)
 {
 	for (size_t i = 0; i < job->noptions; i++)

@@ -6,6 +6,7 @@
 #ifndef TETHER_VAL_H
 #define TETHER_VAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -141,6 +142,28 @@ int val_option_value(const struct val_services *svc, const struct val_job *job,
 		     const struct val_option *opt, const char *destination,
 		     char **out, size_t *len, struct val_result *r);
 void val_value_free(char *value, size_t len);
+
+/* The options of a HOST/PORT database check (POSTGRES, MYSQL, SQL SERVER),
+ * indexed like `names`: HOST at VAL_SERVER_HOST, PORT at VAL_SERVER_PORT,
+ * the rest after them. */
+#define VAL_SERVER_HOST 0
+#define VAL_SERVER_PORT 1
+struct val_server_opts {
+	const char *const *names;
+	int n;
+	char **v;                   /* [n] values, NULL if absent */
+	size_t *len;                /* [n] */
+	bool *secret;               /* [n] set when a part is a secret */
+	uint16_t *port;             /* set from PORT (1..65535) */
+	char *hostport;             /* "host:port" once HOST is known */
+	size_t hostport_size;
+};
+/* Resolves the options in index order, so that every secret after HOST and
+ * PORT is fetched (and audited) with destination "host:port"; then fails
+ * (config) on an empty or missing option listed in `required`. 0 or -1. */
+int val_server_load(const struct val_services *svc, const struct val_job *job,
+		    const struct val_server_opts *o, const int *required, size_t nrequired,
+		    struct val_result *r);
 
 /* One function per connection type (validator/conn_<type>.c). */
 typedef int (*val_check_fn)(const struct val_services *svc,
