@@ -115,7 +115,9 @@ static int take_counter(struct exec_run *r, const char *name, int64_t *out)
 int cat_ns_check_object_limit(struct exec_run *r, const struct cat_schema *sc,
 			      const char *kind)
 {
-	long n = count_of(r, "SELECT count(*) FROM items WHERE schema_id = ?1", sc->id, NULL);
+	/* item_counts: kept by triggers (store.c, migration 8) */
+	long n = count_of(r, "SELECT coalesce(sum(n), 0) FROM item_counts WHERE schema_id = ?1",
+			  sc->id, NULL);
 
 	if (n < 0)
 		return EXEC_ERROR;

@@ -173,7 +173,8 @@ int cat_select_open(struct cat_select *s, const char *path, struct err *e)
 	sqlite3_busy_timeout(s->db, 5000);
 	/* Set before the authorizer exists, which would refuse PRAGMA. */
 	if (sqlite3_exec(s->db, "PRAGMA query_only=1; PRAGMA case_sensitive_like=ON;"
-			 "PRAGMA trusted_schema=OFF", NULL, NULL, NULL) != SQLITE_OK) {
+			 "PRAGMA trusted_schema=OFF; PRAGMA temp_store=MEMORY",
+			 NULL, NULL, NULL) != SQLITE_OK) {
 		err_set(e, "XX000", "internal error: catalog: %s", sqlite3_errmsg(s->db));
 		cat_select_close(s);
 		return -1;

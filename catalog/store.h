@@ -43,7 +43,7 @@ struct cat_item {
 };
 
 /* Schema version this code writes; migrations bring older files up. */
-#define CAT_STORE_SCHEMA_VERSION 7
+#define CAT_STORE_SCHEMA_VERSION 8
 
 /* Opens (creating and bootstrapping on first use) the catalog at `path`. */
 int cat_store_open(struct cat_store *s, const char *path, struct err *e);

@@ -503,13 +503,15 @@ static long count(struct cat_store *s, const char *sql, const char *arg, struct 
 
 long cat_store_conn_count(struct cat_store *s, const char *catalog_type, struct err *e)
 {
-	return count(s, "SELECT count(*) FROM items WHERE kind = 'connection' AND conn_type = ?1",
-		     catalog_type, e);
+	/* item_counts: kept by triggers (store.c, migration 8) */
+	return count(s, "SELECT coalesce(sum(n), 0) FROM item_counts"
+		     " WHERE kind = 'connection' AND conn_type = ?1", catalog_type, e);
 }
 
 long cat_store_items_in_schema(struct cat_store *s, const char *schema_id, struct err *e)
 {
-	return count(s, "SELECT count(*) FROM items WHERE schema_id = ?1", schema_id, e);
+	return count(s, "SELECT coalesce(sum(n), 0) FROM item_counts WHERE schema_id = ?1",
+		     schema_id, e);
 }
 
 int cat_store_set_comment(struct cat_store *s, uint64_t id, const char *object_type,

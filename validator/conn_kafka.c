@@ -13,7 +13,9 @@
  *                               job->tunnels (matched by connection_id)
  *   BROKER <n> AWS PRIVATELINK  text: connection id  -> unsupported here
  *   AWS PRIVATELINK             text: connection id  -> unsupported here
- *   AWS CONNECTION              text: connection id  -> MSK IAM, not yet
+ *   AWS CONNECTION              text: connection id  -> Amazon MSK IAM, with
+ *                               the AWS connection's options nested under
+ *                               "AWS CONNECTION/..." (val.h)
  *   job->tunnel                 the default SSH TUNNEL (NULL: direct)
  * and the SQL names for SECURITY PROTOCOL, SASL MECHANISMS, SASL USERNAME,
  * SASL PASSWORD, SSL CERTIFICATE AUTHORITY, SSL CERTIFICATE, SSL KEY,
@@ -25,8 +27,21 @@
  * (val_ssh_tunnel_open: one session, one forwarded connection) per connection
  * attempt and connects the fd to its loopback end within the deadline. TLS
  * still verifies the broker's real name (librdkafka uses the broker name,
- * not the address it connected to). */
+ * not the address it connected to).
+ *
+ * Amazon MSK IAM (AWS CONNECTION): SASL/OAUTHBEARER whose token is what AWS's
+ * aws-msk-iam-sasl-signer makes — base64url (no padding) of the URL
+ * "https://kafka.<region>.amazonaws.com/?Action=kafka-cluster%3AConnect&X-Amz-
+ * ..." SigV4-presigned (validator/sigv4.c, service kafka-cluster, 900 s,
+ * session token signed when present), "&User-Agent=tether" appended after
+ * signing. Credentials: the AWS connection's keys or its role's temporary
+ * ones (val_aws_credentials; keys fetched for the first broker's
+ * "host:port"); region: its REGION, else the deployment's. The token is made
+ * in librdkafka's refresh callback (served by rd_kafka_poll on this thread)
+ * and wiped once handed over; it is a bearer credential, so it never goes
+ * out without TLS (SASL_SSL only). */
 #include "val.h"
+#include "sigv4.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -39,6 +54,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -51,6 +67,8 @@
 #define KAFKA_MAX_TUNNELS 32
 #define KAFKA_MAX_SEEN 64
 #define KAFKA_SLICE_MS 250       /* metadata attempts while no broker is up */
+#define KAFKA_IAM_EXPIRES 900    /* s: X-Amz-Expires and the token's lifetime */
+#define KAFKA_IAM_USER_AGENT "tether"
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -117,6 +135,10 @@ struct kafka_check {
 	bool secret[K_NOPTS];
 	const char *protocol;
 	bool tls, sasl;
+	bool iam;                /* AWS CONNECTION: SASL/OAUTHBEARER, MSK IAM token */
+	struct val_aws_creds aws;        /* its credentials, wiped in kafka_free */
+	char iam_principal[128];
+	bool iam_sign_failed;    /* the refresh callback could not make a token */
 	struct kafka_broker brokers[KAFKA_MAX_BROKERS];
 	size_t nbrokers;
 	const struct val_ssh_tunnel *default_tunnel;
@@ -170,6 +192,10 @@ static void kafka_scrub(struct kafka_check *c, char *s, size_t size)
 		if (c->v[o] && (c->secret[o] || o == K_PASSWORD || o == K_KEY))
 			val_scrub(s, size, c->v[o], c->len[o]);
 	}
+	if (c->aws.secret_access_key)
+		val_scrub(s, size, c->aws.secret_access_key, c->aws.secret_len);
+	if (c->aws.session_token)
+		val_scrub(s, size, c->aws.session_token, c->aws.token_len);
 }
 
 static void kafka_config_fail(struct kafka_check *c, struct val_result *r, const char *fmt, ...)
@@ -356,13 +382,17 @@ static int kafka_load_brokers(struct kafka_check *c, struct val_result *r)
 
 static int kafka_load_options(struct kafka_check *c, struct val_result *r)
 {
-	if (val_job_option(c->job, "AWS CONNECTION")) {
-		kafka_unsupported(r, c->first,
-				  "validation of KAFKA connections with AWS CONNECTION (Amazon MSK "
-				  "IAM authentication) is not supported yet",
-				  "MSK IAM needs a SigV4-signed SASL/OAUTHBEARER token; this validator "
-				  "does not generate one yet.");
-		return -1;
+	c->iam = val_job_option(c->job, "AWS CONNECTION") != NULL;
+	if (c->iam) {
+		/* SQL.md 5.5 note 3: no SASL option alongside AWS CONNECTION,
+		 * refused before any secret of theirs is fetched. */
+		static const enum kafka_opt sasl_opts[] = { K_MECHANISM, K_USER, K_PASSWORD };
+		for (size_t i = 0; i < sizeof(sasl_opts) / sizeof(sasl_opts[0]); i++)
+			if (val_job_option(c->job, kafka_opt_names[sasl_opts[i]])) {
+				kafka_config_fail(c, r, "option %s not supported with this "
+						  "configuration", kafka_opt_names[sasl_opts[i]]);
+				return -1;
+			}
 	}
 	for (int o = 0; o < K_NOPTS; o++) {
 		const struct val_option *opt = val_job_option(c->job, kafka_opt_names[o]);
@@ -377,7 +407,7 @@ static int kafka_load_options(struct kafka_check *c, struct val_result *r)
 		}
 	}
 
-	bool any_sasl = c->v[K_MECHANISM] || c->v[K_USER] || c->v[K_PASSWORD];
+	bool any_sasl = c->v[K_MECHANISM] || c->v[K_USER] || c->v[K_PASSWORD] || c->iam;
 	c->protocol = any_sasl ? "SASL_SSL" : "SSL";
 	if (c->v[K_PROTOCOL]) {
 		c->protocol = NULL;
@@ -420,7 +450,20 @@ static int kafka_load_options(struct kafka_check *c, struct val_result *r)
 		kafka_config_fail(c, r, "%s", "SSL KEY must be specified with SSL CERTIFICATE");
 		return -1;
 	}
-	if (c->sasl) {
+	if (c->iam && !c->sasl) {
+		kafka_config_fail(c, r, "option %s not supported with this configuration",
+				  "AWS CONNECTION");
+		return -1;
+	}
+	/* The MSK IAM token is a bearer credential for 15 minutes: never in
+	 * clear (like RDS IAM, conn_mysql.c). */
+	if (c->iam && !c->tls) {
+		kafka_config_fail(c, r, "%s", "AWS IAM authentication requires TLS");
+		err_hint(&r->e, "Use SECURITY PROTOCOL SASL_SSL (the default with AWS CONNECTION) "
+			 "and the brokers' IAM listener (port 9098 on Amazon MSK).");
+		return -1;
+	}
+	if (c->sasl && !c->iam) {
 		static const enum kafka_opt need[] = { K_MECHANISM, K_USER, K_PASSWORD };
 		for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 			if (!c->v[need[i]]) {
@@ -596,6 +639,87 @@ static int kafka_resolve_cb(const char *node, const char *service, const struct 
 	return getaddrinfo(node, service, hints, res);
 }
 
+/* ---- Amazon MSK IAM ------------------------------------------------------ */
+
+/* The AWS connection's credentials (STS for a role: before any broker is
+ * contacted), and the principal librdkafka shows for the token: the role
+ * session, else the access key id. */
+static int kafka_iam_credentials(struct kafka_check *c, struct val_result *r)
+{
+	snprintf(r->stage, sizeof(r->stage), "aws_credentials");
+	if (val_aws_credentials(c->svc, c->job, VAL_AWS_REF_PREFIX, c->first, &c->aws, r) != 0)
+		return -1;
+	const char *session = val_job_option(c->job, VAL_AWS_REF_PREFIX "ASSUME ROLE ARN")
+		? kafka_text_option(c->job, VAL_AWS_REF_PREFIX "ASSUME ROLE SESSION NAME") : NULL;
+	snprintf(c->iam_principal, sizeof(c->iam_principal), "%s",
+		 session && session[0] ? session
+		 : c->aws.access_key_id ? c->aws.access_key_id : "tether");
+	snprintf(r->stage, sizeof(r->stage), "config");
+	return 0;
+}
+
+/* The MSK IAM token (aws-msk-iam-sasl-signer's form, see the top of this
+ * file); *tok (base64url) wiped and freed by the caller with sigv4_free. */
+static int kafka_iam_token(struct kafka_check *c, char **tok, size_t *tlen)
+{
+	static const char ua[] = "&User-Agent=" KAFKA_IAM_USER_AGENT;
+	const char *params[] = { "Action", "kafka-cluster:Connect" };
+	char host[128];
+	char *signed_url = NULL, *url = NULL;
+	size_t slen = 0, ulen = 0;
+	int rc = -1;
+
+	*tok = NULL;
+	*tlen = 0;
+	snprintf(host, sizeof(host), "kafka.%s.amazonaws.com", c->aws.region);
+	struct sigv4_presign p = {
+		.method = "GET", .host = host, .path = "/", .params = params, .nparams = 1,
+		.service = "kafka-cluster", .region = c->aws.region,
+		.access_key_id = c->aws.access_key_id,
+		.secret_access_key = c->aws.secret_access_key,
+		.session_token = c->aws.session_token, .expires = KAFKA_IAM_EXPIRES,
+	};
+	if (!c->aws.access_key_id || !c->aws.secret_access_key ||
+	    sigv4_presign(&p, &signed_url, &slen, NULL) != 0)
+		return -1;
+	ulen = 8 + slen + sizeof(ua) - 1;
+	url = malloc(ulen + 1);
+	if (url) {
+		memcpy(url, "https://", 8);
+		memcpy(url + 8, signed_url, slen);
+		memcpy(url + 8 + slen, ua, sizeof(ua));
+		*tok = sigv4_base64url(url, ulen, tlen);
+		rc = *tok ? 0 : -1;
+	}
+	sigv4_free(signed_url, slen);
+	sigv4_free(url, ulen + 1);
+	return rc;
+}
+
+/* librdkafka asks for a token (at start, then before it expires); served
+ * by rd_kafka_poll on the check's own thread. librdkafka copies the token. */
+static void kafka_iam_refresh_cb(rd_kafka_t *rk, const char *config, void *opaque)
+{
+	struct kafka_check *c = opaque;
+	struct timespec now;
+	char errstr[256];
+	char *tok = NULL;
+	size_t tlen = 0;
+
+	(void)config;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t lifetime = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 +
+			   (int64_t)KAFKA_IAM_EXPIRES * 1000;
+	if (kafka_iam_token(c, &tok, &tlen) != 0 ||
+	    rd_kafka_oauthbearer_set_token(rk, tok, lifetime, c->iam_principal, NULL, 0, errstr,
+					   sizeof(errstr)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		c->iam_sign_failed = true;
+		rd_kafka_oauthbearer_set_token_failure(rk, "could not make the MSK IAM token");
+	}
+	sigv4_free(tok, tlen);
+	explicit_bzero(errstr, sizeof(errstr));
+}
+
 /* librdkafka's log lines would go to stderr: keep them out of it (they
  * can name hosts and users); errors arrive through kafka_error_cb. */
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -720,6 +844,15 @@ static const char *const kafka_hints[VAL_CODE_COUNT] = {
 	[VAL_PROTOCOL] = "Check SECURITY PROTOCOL and that the addresses point to Kafka brokers.",
 };
 
+/* With AWS CONNECTION the SASL options are not the user's to check. */
+static const char *const kafka_iam_hints[VAL_CODE_COUNT] = {
+	[VAL_AUTH] = "Check the AWS CONNECTION's credentials and REGION (the cluster's region), "
+		     "that the brokers' IAM listener is used (port 9098 on Amazon MSK), and that "
+		     "the IAM policy allows kafka-cluster:Connect on the cluster.",
+	[VAL_PERMISSION] = "Allow kafka-cluster:DescribeCluster and kafka-cluster:DescribeTopic "
+			   "in the AWS CONNECTION's IAM policy.",
+};
+
 /* Words the failure per SQL.md 6 for the broker it concerns. */
 static void kafka_fail(struct kafka_check *c, struct val_result *r, enum val_code code,
 		       const char *stage, const char *broker, const char *reason,
@@ -770,7 +903,9 @@ static void kafka_fail(struct kafka_check *c, struct val_result *r, enum val_cod
 		kafka_scrub(c, d, sizeof(d));
 		err_detail(&r->e, "%s", d);
 	}
-	if (kafka_hints[r->code])
+	if (c->iam && kafka_iam_hints[r->code])
+		err_hint(&r->e, "%s", kafka_iam_hints[r->code]);
+	else if (kafka_hints[r->code])
 		err_hint(&r->e, "%s", kafka_hints[r->code]);
 }
 
@@ -877,6 +1012,11 @@ static rd_kafka_conf_t *kafka_conf(struct kafka_check *c, struct val_result *r)
 		if (kafka_props[o] && c->v[o] &&
 		    kafka_conf_set(c, conf, kafka_props[o], c->v[o], r) != 0)
 			goto fail;
+	if (c->iam) {
+		if (kafka_conf_set(c, conf, "sasl.mechanisms", "OAUTHBEARER", r) != 0)
+			goto fail;
+		rd_kafka_conf_set_oauthbearer_token_refresh_cb(conf, kafka_iam_refresh_cb);
+	}
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_connect_cb(conf, kafka_connect_cb);
 	rd_kafka_conf_set_resolve_cb(conf, kafka_resolve_cb);
@@ -908,7 +1048,7 @@ static rd_kafka_resp_err_t kafka_metadata(struct kafka_check *c, rd_kafka_t *rk,
 		if (err == RD_KAFKA_RESP_ERR__TIMED_OUT)
 			sent = true;
 		rd_kafka_poll(rk, 0);
-		if (c->all_down || (c->err.set && c->err.code == VAL_AUTH))
+		if (c->all_down || c->iam_sign_failed || (c->err.set && c->err.code == VAL_AUTH))
 			return err;
 		pthread_mutex_lock(&c->mu);
 		bool tf = c->tunnel_failed;
@@ -1009,6 +1149,7 @@ static void kafka_free(struct kafka_check *c)
 {
 	for (int o = 0; o < K_NOPTS; o++)
 		val_value_free(c->v[o], c->len[o]);
+	val_aws_creds_free(&c->aws);
 	for (size_t i = 0; i < c->ntuns; i++)
 		val_ssh_tunnel_close(c->tuns[i]);
 	pthread_mutex_destroy(&c->mu);
@@ -1037,7 +1178,8 @@ int conn_kafka_validate(const struct val_services *svc, const struct val_job *jo
 	c->job = job;
 	c->timeout_ms = job->connect_timeout_ms > 0 ? job->connect_timeout_ms
 						     : KAFKA_DEFAULT_TIMEOUT_MS;
-	if (kafka_load_brokers(c, r) != 0 || kafka_load_options(c, r) != 0)
+	if (kafka_load_brokers(c, r) != 0 || kafka_load_options(c, r) != 0 ||
+	    (c->iam && kafka_iam_credentials(c, r) != 0))
 		goto out;
 
 	/* librdkafka copies every value: it zeroes its ssl.key.pem once the
@@ -1066,7 +1208,18 @@ int conn_kafka_validate(const struct val_services *svc, const struct val_job *jo
 		goto out;
 	}
 	snprintf(r->stage, sizeof(r->stage), "target");
-	rd_kafka_resp_err_t err = kafka_metadata(c, rk, &md);
+	if (c->iam)
+		rd_kafka_poll(rk, 0);    /* the first token, before any broker connects */
+	rd_kafka_resp_err_t err = c->iam_sign_failed ? RD_KAFKA_RESP_ERR__AUTHENTICATION
+				  : kafka_metadata(c, rk, &md);
+	if (c->iam_sign_failed) {
+		val_fail(r, VAL_CONFIG, c->first, "internal error: validator: could not sign the "
+			 "MSK IAM authentication token");
+		err_set(&r->e, "XX000", "internal error: validator: could not sign the MSK IAM "
+			"authentication token");
+		snprintf(r->stage, sizeof(r->stage), "config");
+		goto out;
+	}
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		rd_kafka_poll(rk, 0);
 		kafka_fail_from_errors(c, r, err);

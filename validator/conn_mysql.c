@@ -3,12 +3,17 @@
  * auth, optionally through an SSH tunnel; failures mapped to the stable
  * codes and messages of SQL.md 6.
  *
- * verify_identity through a tunnel: libmariadb checks the certificate
- * against the host it connects to, which would be the tunnel's local end.
- * So the validator first makes its own TLS handshake through the tunnel
- * (MySQL greeting, SSLRequest, OpenSSL with the CA and the REAL host name),
- * and then pins libmariadb's connection to that very certificate
- * (MARIADB_OPT_TLS_PEER_FP, checked before any credential is sent).
+ * Every SSL MODE but disabled, directly or through a tunnel: probe, then
+ * pin. libmariadb 3.3 logs in WITHOUT TLS to a server that does not offer
+ * it unless it verifies the certificate or pins a fingerprint (ENFORCE
+ * alone does not refuse), and through a tunnel it would check the name of
+ * the tunnel's local end. So the validator first makes its own TLS
+ * handshake (MySQL greeting, SSLRequest, OpenSSL verifying as SSL MODE
+ * says, against the REAL host name), refusing a server that offers no TLS
+ * before any credential exists on the wire, and then pins libmariadb's
+ * connection to that very certificate (MARIADB_OPT_TLS_PEER_FP, checked
+ * before any credential is sent): no fallback to plaintext, no other
+ * certificate.
  *
  * AWS CONNECTION (RDS IAM database authentication): the password is an RDS
  * auth token — "<HOST>:<PORT>/?Action=connect&DBUser=<USER>&X-Amz-...",
@@ -96,7 +101,7 @@ struct my_check {
 	struct memfile ca, cert, key;
 	struct val_tunnel *tun;
 	int timeout_ms;
-	char fingerprint[64];    /* SHA-1 hex of the certificate the probe verified */
+	char fingerprint[64];    /* SHA-1 hex of the certificate the probe saw (and verified) */
 	bool iam;                /* AWS CONNECTION: v[MY_PASSWORD] is an RDS auth token */
 };
 
@@ -475,7 +480,7 @@ static const char *my_ca_path(struct my_check *c)
 	return access(MY_SYSTEM_CA, R_OK) == 0 ? MY_SYSTEM_CA : NULL;
 }
 
-/* ---- the verify_identity probe (through a tunnel) ------------------------ */
+/* ---- the TLS probe (every SSL MODE but disabled) -------------------------- */
 
 static int my_read_full(int fd, unsigned char *buf, size_t n)
 {
@@ -507,19 +512,18 @@ static void my_ssl_errors(char *buf, size_t size)
 	}
 }
 
-/* Connects to the tunnel's local end, reads the server greeting, asks for
- * TLS (SSLRequest, MySQL protocol "Protocol::SSLRequest") and completes a
- * handshake that verifies the chain against the CA and the certificate
- * against the real HOST. Keeps the certificate's SHA-1 for libmariadb's
- * fingerprint pin (the form MARIADB_OPT_TLS_PEER_FP takes in 3.3).
- *
- * RDS IAM also probes, directly (`host` set) or through the tunnel, in any
- * TLS mode (verifying as the mode says): libmariadb 3.3 sends its
- * credentials in clear to a server that offers no TLS unless it verifies
- * the server certificate or pins a fingerprint, so the pin is what makes
- * the token travel inside TLS only. */
-static int my_probe_identity(struct my_check *c, const char *host, uint16_t lport,
-			     struct val_result *r)
+/* Connects to `host` (each of its addresses in turn) or, with host NULL,
+ * to the tunnel's local end at `lport`; reads the server greeting, refuses
+ * a server that does not offer TLS, asks for TLS (SSLRequest, MySQL
+ * protocol "Protocol::SSLRequest") and completes a handshake that verifies
+ * as SSL MODE says: required nothing, verify_ca the chain against the CA,
+ * verify_identity also the certificate against the real HOST. Sends
+ * nothing else: no user, no password. Keeps the certificate's SHA-1 for
+ * libmariadb's fingerprint pin (the form MARIADB_OPT_TLS_PEER_FP takes in
+ * 3.3), which makes libmariadb refuse plaintext and any other certificate.
+ * No SNI, as libmariadb 3.3 sends none: both see the same certificate. */
+static int my_probe_tls(struct my_check *c, const char *host, uint16_t lport,
+			struct val_result *r)
 {
 	bool verify = c->tls == MY_TLS_VERIFY_CA || c->tls == MY_TLS_VERIFY_IDENTITY;
 	const char *ca = verify ? my_ca_path(c) : NULL;
@@ -536,8 +540,8 @@ static int my_probe_identity(struct my_check *c, const char *host, uint16_t lpor
 	}
 	struct sockaddr_in lo = { .sin_family = AF_INET, .sin_port = htons(lport),
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	const struct sockaddr *sa = (const struct sockaddr *)&lo;
-	socklen_t salen = sizeof(lo);
+	struct addrinfo lo_ai = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
+				  .ai_addr = (struct sockaddr *)&lo, .ai_addrlen = sizeof(lo) };
 	struct addrinfo *ai = NULL;
 	if (host) {
 		struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
@@ -548,25 +552,30 @@ static int my_probe_identity(struct my_check *c, const char *host, uint16_t lpor
 			my_fail(c, r, VAL_DNS, "target", g ? gai_strerror(g) : "no address", NULL);
 			goto out;
 		}
-		sa = ai->ai_addr;
-		salen = ai->ai_addrlen;
 	}
-	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct timeval tv = { .tv_sec = c->timeout_ms / 1000,
-			      .tv_usec = (c->timeout_ms % 1000) * 1000 };
-	/* SO_SNDTIMEO bounds the connect too (EINPROGRESS after it). */
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
-	    connect(fd, sa, salen) != 0) {
-		int e = errno;
-		if (ai)
-			freeaddrinfo(ai);
+	/* Each address in turn, as libmariadb does. */
+	int e = 0;
+	for (const struct addrinfo *a = host ? ai : &lo_ai; a && fd < 0; a = a->ai_next) {
+		fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct timeval tv = { .tv_sec = c->timeout_ms / 1000,
+				      .tv_usec = (c->timeout_ms % 1000) * 1000 };
+		/* SO_SNDTIMEO bounds the connect too (EINPROGRESS after it). */
+		if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+		    connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+			e = errno;
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+		}
+	}
+	if (ai)
+		freeaddrinfo(ai);
+	if (fd < 0) {
 		my_fail(c, r, e == EINPROGRESS || e == ETIMEDOUT ? VAL_TIMEOUT : VAL_REFUSED,
 			"target", e == EINPROGRESS ? "timed out" : strerror(e), NULL);
 		goto out;
 	}
-	if (ai)
-		freeaddrinfo(ai);
 	/* The greeting: 3-byte length, sequence id, payload. */
 	unsigned char hdr[4], greet[1024];
 	int k = my_read_full(fd, hdr, 4);
@@ -603,7 +612,15 @@ static int my_probe_identity(struct my_check *c, const char *host, uint16_t lpor
 	}
 	unsigned caps = (unsigned)greet[caps_at] | (unsigned)greet[caps_at + 1] << 8;
 	if (!(caps & 0x0800)) {
+		/* Nothing was sent: the password never leaves. */
 		my_fail(c, r, VAL_TLS, "target_tls", "the server does not support TLS", NULL);
+		const char *mode = "";
+		for (size_t i = 0; i < sizeof(my_sslmodes) / sizeof(my_sslmodes[0]) && !mode[0]; i++)
+			if (my_sslmodes[i].mode == c->tls)
+				mode = my_sslmodes[i].name;
+		err_hint(&r->e, "SSL MODE %s needs a server that supports TLS: enable TLS on the "
+			 "server (ssl_cert and ssl_key), and check that HOST and PORT point to it.",
+			 mode);
 		goto out;
 	}
 	/* SSLRequest, sequence 1: client flags (LONG_PASSWORD | PROTOCOL_41 |
@@ -629,6 +646,16 @@ static int my_probe_identity(struct my_check *c, const char *host, uint16_t lpor
 			"SSL CERTIFICATE AUTHORITY could not be loaded", why);
 		goto out;
 	}
+	/* The client certificate too, as libmariadb presents it (a server
+	 * may demand one during the handshake). */
+	if (c->cert.fd >= 0 &&
+	    (SSL_CTX_use_certificate_chain_file(ctx, c->cert.path) != 1 ||
+	     SSL_CTX_use_PrivateKey_file(ctx, c->key.path, SSL_FILETYPE_PEM) != 1)) {
+		my_ssl_errors(why, sizeof(why));
+		my_fail(c, r, VAL_CONFIG, "target_tls",
+			"SSL CERTIFICATE or SSL KEY could not be loaded", why);
+		goto out;
+	}
 	SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
 	ssl = SSL_new(ctx);
 	if (!ssl || SSL_set_fd(ssl, fd) != 1)
@@ -644,8 +671,7 @@ static int my_probe_identity(struct my_check *c, const char *host, uint16_t lpor
 			goto ssl_fail;
 	} else {
 		X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (SSL_set1_host(ssl, c->v[MY_HOST]) != 1 ||
-		    SSL_set_tlsext_host_name(ssl, c->v[MY_HOST]) != 1)
+		if (SSL_set1_host(ssl, c->v[MY_HOST]) != 1)
 			goto ssl_fail;
 	}
 	if (SSL_connect(ssl) != 1) {
@@ -741,23 +767,18 @@ static int my_connect(struct my_check *c, const char *host, uint16_t port,
 		}
 		MY_SET(MYSQL_OPT_SSL_CA, ca);
 	}
-	if (c->iam) {
+	if (c->tls != MY_TLS_DISABLED) {
 		/* The probe's pin: TLS with that very certificate, or nothing
-		 * is sent (my_probe_identity). */
+		 * is sent (my_probe_tls). Without it libmariadb would log in
+		 * in plaintext to a server that offers no TLS. */
 		if (!c->fingerprint[0]) {
 			mysql_close(m);
-			my_fail(c, r, VAL_CONFIG, "config", "no TLS certificate pinned for AWS IAM "
-				"authentication", NULL);
+			my_fail(c, r, VAL_CONFIG, "config", "no TLS certificate pinned", NULL);
 			err_set(&r->e, "XX000", "internal error: validator: no TLS certificate "
-				"pinned for AWS IAM authentication");
+				"pinned for SSL MODE");
 			return -1;
 		}
 		MY_SET(MARIADB_OPT_TLS_PEER_FP, c->fingerprint);
-	} else if (c->tls == MY_TLS_VERIFY_IDENTITY) {
-		if (c->fingerprint[0])
-			MY_SET(MARIADB_OPT_TLS_PEER_FP, c->fingerprint);
-		else
-			MY_SET(MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes);
 	}
 
 	const char *password = c->v[MY_PASSWORD] ? c->v[MY_PASSWORD] : "";
@@ -868,13 +889,13 @@ int conn_mysql_validate(const struct val_services *svc, const struct val_job *jo
 		uint16_t lport = 0;
 		snprintf(c.prefix, sizeof(c.prefix), "through SSH bastion %s:%u: ",
 			 job->tunnel->host, job->tunnel->port);
-		if (c.tls == MY_TLS_VERIFY_IDENTITY || c.iam) {
+		if (c.tls != MY_TLS_DISABLED) {
 			/* The tunnel serves one connection: one for the probe,
 			 * a fresh one for libmariadb. */
 			if (val_ssh_tunnel_open(svc, job, job->tunnel, c.v[MY_HOST], c.port, &c.tun,
 						&lport, r) != 0)
 				goto out;
-			int p = my_probe_identity(&c, NULL, lport, r);
+			int p = my_probe_tls(&c, NULL, lport, r);
 			val_ssh_tunnel_close(c.tun);
 			c.tun = NULL;
 			if (p != 0)
@@ -887,7 +908,7 @@ int conn_mysql_validate(const struct val_services *svc, const struct val_job *jo
 			goto out;
 	} else {
 		if (my_resolve(&c, r) != 0 ||
-		    (c.iam && my_probe_identity(&c, c.v[MY_HOST], c.port, r) != 0) ||
+		    (c.tls != MY_TLS_DISABLED && my_probe_tls(&c, c.v[MY_HOST], c.port, r) != 0) ||
 		    my_connect(&c, c.v[MY_HOST], c.port, r) != 0)
 			goto out;
 	}

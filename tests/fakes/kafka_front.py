@@ -6,7 +6,10 @@ stdin, first line: JSON
   {"upstream": "127.0.0.1:PORT", "cert": PEM path, "key": PEM path,
    "client_ca": PEM path (mtls), "user": "...", "password": "...",
    "mechanisms": ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"],
-   "listeners": ["tls", "mtls", "sasl_plaintext", "sasl_ssl"], "lifetime": 120}
+   "listeners": ["tls", "mtls", "sasl_plaintext", "sasl_ssl"], "lifetime": 120,
+   "aws": {"access_key_id": "...", "secret_access_key": "...",
+           "session_token": null or "...", "region": "us-east-1"}}
+  "aws" (optional) adds OAUTHBEARER to the default mechanisms: Amazon MSK IAM.
 stdout: "READY tls=P mtls=P ..." once listening. Exits when stdin closes or
 after `lifetime` seconds. Credentials come through stdin, never argv.
 
@@ -21,6 +24,15 @@ Listeners:
                   bytes flow to the mock. Anything else first: closed (Kafka's
                   "illegal SASL state").
   sasl_ssl        TLS, then as sasl_plaintext.
+
+OAUTHBEARER (RFC 7628 as Kafka frames it, KIP-255): the client's message is
+"n,[a=authzid],^Aauth=Bearer <token>^A[k=v^A...]^A"; the token is
+checked as Amazon MSK checks an IAM token: base64url (no padding) of
+"https://kafka.<region>.amazonaws.com/?Action=kafka-cluster%3AConnect&X-Amz-
+...&User-Agent=...", a SigV4 query signature (service kafka-cluster) that is
+recomputed with the test's secret key (sigv4_check.py; User-Agent is added
+after signing and not covered), not expired. Success: empty server message;
+failure: SASL_AUTHENTICATION_FAILED whose message says why.
 """
 import base64
 import hashlib
@@ -33,6 +45,10 @@ import ssl
 import struct
 import sys
 import threading
+import urllib.parse
+
+sys.dont_write_bytecode = True     # no __pycache__ in the source tree
+import sigv4_check  # noqa: E402  (tests/fakes/, the script's directory)
 
 API_VERSIONS, SASL_HANDSHAKE, SASL_AUTHENTICATE = 18, 17, 36
 ERR_UNSUPPORTED_SASL_MECHANISM, ERR_ILLEGAL_SASL_STATE = 33, 34
@@ -179,6 +195,42 @@ class Scram:
         return 0, None, final.encode(), True
 
 
+def msk_iam_check(token, aws):
+    """None if `token` is a valid MSK IAM token for `aws`, else why not."""
+    try:
+        url = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        parts = urllib.parse.urlsplit(url)
+        q = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True,
+                                        strict_parsing=True))
+    except ValueError:
+        return "not a base64url URL"
+    host = "kafka.%s.amazonaws.com" % aws.get("region", "us-east-1")
+    if parts.scheme != "https" or parts.netloc != host or parts.path != "/":
+        return "signed for another endpoint, %s" % parts.netloc
+    if q.get("Action") != "kafka-cluster:Connect":
+        return "wrong Action"
+    if "User-Agent" not in q:
+        return "no User-Agent"
+    return sigv4_check.verify(host, "/", q, aws, "kafka-cluster", unsigned=("User-Agent",))
+
+
+def oauthbearer(data, cfg):
+    """(error_code, error_message) for the client's OAUTHBEARER message."""
+    text = data.decode("utf-8", "replace")
+    gs2, sep, rest = text.partition("\x01")
+    if not sep or not gs2.startswith("n,") or not rest.endswith("\x01\x01"):
+        return ERR_SASL_AUTHENTICATION_FAILED, "Invalid OAUTHBEARER client message"
+    kv = dict(a.split("=", 1) for a in rest[:-2].split("\x01") if "=" in a)
+    auth = kv.get("auth", "")
+    if not auth.startswith("Bearer ") or "aws" not in cfg:
+        return ERR_SASL_AUTHENTICATION_FAILED, "Invalid OAUTHBEARER client message"
+    why = msk_iam_check(auth[7:], cfg["aws"])
+    if why is not None:
+        return (ERR_SASL_AUTHENTICATION_FAILED,
+                "Authentication failed: invalid IAM token (%s)" % why)
+    return 0, None
+
+
 def sasl(cs, up, cfg):
     """Kafka's SASL exchange; True once authenticated."""
     mech, scram = None, None
@@ -205,6 +257,9 @@ def sasl(cs, up, cfg):
             data = frame[off + 4:off + 4 + max(n, 0)]
             if scram:
                 err, msg, out, done = scram.next(data)
+            elif mech == "OAUTHBEARER":
+                err, msg = oauthbearer(data, cfg)
+                out, done = b"", True
             else:
                 parts = data.split(b"\x00")
                 ok = (len(parts) == 3 and parts[1].decode("utf-8", "replace") == cfg["user"]
@@ -276,7 +331,8 @@ def serve(ls, mode, cfg, contexts):
 
 def main():
     cfg = json.loads(sys.stdin.readline())
-    cfg.setdefault("mechanisms", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"])
+    cfg.setdefault("mechanisms", ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] +
+                   (["OAUTHBEARER"] if "aws" in cfg else []))
     contexts = {}
     for mode in ("tls", "mtls", "sasl_ssl"):
         if mode in cfg["listeners"]:

@@ -1,7 +1,8 @@
 /* The KAFKA check against real peers: librdkafka's mock cluster in its own
  * process (tests/fakes/kafka_mock), the TLS / SASL front in front of it
  * (tests/fakes/kafka_front.py: TLS, client certificates, SASL PLAIN and
- * SCRAM-SHA-256/512 framed as Kafka does), OpenSSH's sshd as the bastion, and
+ * SCRAM-SHA-256/512 framed as Kafka does, OAUTHBEARER with Amazon MSK IAM
+ * tokens whose SigV4 signature it recomputes), OpenSSH's sshd as the bastion, and
  * a network namespace where the brokers are reachable only through it.
  * Fake vault services hold the secrets. */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -40,7 +42,13 @@
 #endif
 
 enum { SEC_PASSWORD = 1, SEC_CA, SEC_OTHER_CA, SEC_CERT, SEC_KEY, SEC_USER, SEC_BAD_PASSWORD,
-       SEC_GARBAGE };
+       SEC_GARBAGE, SEC_AWS_SECRET = 20, SEC_AWS_TOKEN, SEC_AWS_WRONG };
+
+/* The MSK IAM identity the front knows (test values, not real keys). */
+#define AWS_AKID "AKIDTETHERKAFKA0001"
+#define AWS_SECRET "kafka-iam-secret/ZXCVbnmASDFghjkQWERtyuiop12"
+#define AWS_TOKEN "kafka-iam-session-token+/=FwoGZXIvYXdzEXAMPLE"
+#define AWS_REGION "eu-west-1"
 
 #define TIMEOUT_MS 5000
 
@@ -253,6 +261,9 @@ static int group_setup(void **state)
 	fake_secret_set(&K.f, SEC_USER, "tether", 6);
 	static const char garbage[] = "-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----\n";
 	fake_secret_set(&K.f, SEC_GARBAGE, garbage, strlen(garbage));
+	fake_secret_set(&K.f, SEC_AWS_SECRET, AWS_SECRET, strlen(AWS_SECRET));
+	fake_secret_set(&K.f, SEC_AWS_TOKEN, AWS_TOKEN, strlen(AWS_TOKEN));
+	fake_secret_set(&K.f, SEC_AWS_WRONG, "kafka-iam-secret-WRONG", 22);
 
 	if (mock_start(&K.mock, -1, "3", NULL, K.bootstraps, sizeof(K.bootstraps)) != 0)
 		return -1;
@@ -265,7 +276,7 @@ static int group_setup(void **state)
 		 deny_bs);
 
 	if (access("/usr/bin/python3", X_OK) == 0) {
-		char input[1024], v[16];
+		char input[1400], v[16];
 		char front[200];
 		snprintf(front, sizeof(front), "%s/kafka_front.py", TETHER_FAKES_DIR);
 		char *argv[] = { "/usr/bin/python3", front, NULL };
@@ -273,7 +284,10 @@ static int group_setup(void **state)
 			 "{\"upstream\": \"%s\", \"cert\": \"%s/server.pem\", \"key\": "
 			 "\"%s/server.key\", \"client_ca\": \"%s/ca.pem\", \"user\": \"tether\", "
 			 "\"password\": \"%s\", \"listeners\": [\"tls\", \"mtls\", "
-			 "\"sasl_plaintext\", \"sasl_ssl\"], \"lifetime\": 300}\n",
+			 "\"sasl_plaintext\", \"sasl_ssl\"], \"lifetime\": 300, \"aws\": "
+			 "{\"access_key_id\": \"" AWS_AKID "\", \"secret_access_key\": \""
+			 AWS_SECRET "\", \"session_token\": \"" AWS_TOKEN "\", \"region\": \""
+			 AWS_REGION "\"}}\n",
 			 K.broker1, K.dir, K.dir, K.dir, K.password);
 		if (proc_start(&K.front, -1, argv, input, 10000) == 0 &&
 		    strncmp(K.front.line, "READY ", 6) == 0) {
@@ -656,6 +670,104 @@ static void test_sasl_against_plain_mock(void **state)
 	assert_true(r.code == VAL_PROTOCOL || r.code == VAL_AUTH);
 }
 
+/* ---- Amazon MSK IAM (AWS CONNECTION) ---- */
+
+/* A KAFKA job with AWS CONNECTION 77 (keys and session token nested, as
+ * catalog/jobspec.c sends them); REGION on the AWS connection or not. */
+static void msk_job(struct job_builder *b, const char *protocol, const char *region,
+		    const char *deployment_region, uint64_t secret_id)
+{
+	kjob(b, K.sasl_ssl, protocol);
+	if (!protocol || strcasecmp(protocol, "SASL_SSL") == 0)
+		job_secret(b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	job_text(b, "AWS CONNECTION", "77");
+	job_text(b, VAL_AWS_REF_PREFIX "ACCESS KEY ID", AWS_AKID);
+	job_secret(b, VAL_AWS_REF_PREFIX "SECRET ACCESS KEY", secret_id);
+	job_secret(b, VAL_AWS_REF_PREFIX "SESSION TOKEN", SEC_AWS_TOKEN);
+	if (region)
+		job_text(b, VAL_AWS_REF_PREFIX "REGION", region);
+	job_text(b, VAL_OPT_TETHER_REGION, deployment_region);
+}
+
+static int run_msk(struct job_builder *b, struct val_result *r)
+{
+	int rc = run(b, r);
+	static const char *const never[] = { AWS_SECRET, AWS_TOKEN, "X-Amz-Signature",
+					     "X-Amz-Credential", "kafka-iam-secret" };
+	for (size_t i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+		assert_null(strstr(r->e.message, never[i]));
+		assert_null(strstr(r->e.detail, never[i]));
+		assert_null(strstr(r->e.hint, never[i]));
+	}
+	return rc;
+}
+
+static void test_msk_iam_ok(void **state)
+{
+	(void)state;
+	need_python();
+	struct job_builder b;
+	struct val_result r;
+	/* REGION on the AWS connection; SASL_SSL is the default with it. */
+	msk_job(&b, NULL, AWS_REGION, "us-east-1", SEC_AWS_SECRET);
+	assert_int_equal(run_msk(&b, &r), 0);
+	assert_string_equal(r.stage, "done");
+	assert_string_equal(r.host, K.sasl_ssl);
+	/* The keys were fetched for the first broker. */
+	assert_string_equal(K.f.last_destination, K.sasl_ssl);
+	/* No REGION: the deployment's. */
+	msk_job(&b, "sasl_ssl", NULL, AWS_REGION, SEC_AWS_SECRET);
+	assert_int_equal(run_msk(&b, &r), 0);
+}
+
+static void test_msk_iam_wrong_secret_is_auth(void **state)
+{
+	(void)state;
+	need_python();
+	struct job_builder b;
+	struct val_result r;
+	msk_job(&b, "SASL_SSL", AWS_REGION, "us-east-1", SEC_AWS_WRONG);
+	assert_int_equal(run_msk(&b, &r), -1);
+	assert_int_equal(r.code, VAL_AUTH);
+	assert_string_equal(r.e.sqlstate, "08004");
+	assert_string_equal(r.stage, "target_auth");
+	assert_msg(&r, "authentication to KAFKA server 127.0.0.1:");
+	assert_non_null(strstr(r.e.detail, "signature mismatch"));
+	assert_non_null(strstr(r.e.hint, "kafka-cluster:Connect"));
+	assert_non_null(strstr(r.e.hint, "AWS CONNECTION"));
+
+	/* Signed for the deployment's region, not the cluster's. */
+	msk_job(&b, NULL, NULL, "us-east-1", SEC_AWS_SECRET);
+	assert_int_equal(run_msk(&b, &r), -1);
+	assert_int_equal(r.code, VAL_AUTH);
+	assert_non_null(strstr(r.e.detail, "kafka.us-east-1.amazonaws.com"));
+}
+
+/* The token is a bearer credential: never without TLS (checked before the
+ * AWS keys are even fetched). */
+static void test_msk_iam_needs_tls(void **state)
+{
+	(void)state;
+	struct job_builder b;
+	struct val_result r;
+	static const struct { const char *protocol, *want; } cases[] = {
+		{ "PLAINTEXT", "option AWS CONNECTION not supported with this configuration" },
+		{ "SSL", "option AWS CONNECTION not supported with this configuration" },
+		{ "SASL_PLAINTEXT", "invalid connection configuration: AWS IAM authentication "
+				    "requires TLS" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		msk_job(&b, cases[i].protocol, AWS_REGION, "us-east-1", SEC_AWS_SECRET);
+		K.f.last_destination[0] = '\0';
+		assert_int_equal(run_msk(&b, &r), -1);
+		assert_int_equal(r.code, VAL_CONFIG);
+		assert_string_equal(r.e.sqlstate, "22023");
+		assert_string_equal(r.stage, "config");
+		assert_msg(&r, cases[i].want);
+		assert_string_equal(K.f.last_destination, "");
+	}
+}
+
 /* ---- configuration ---- */
 
 static void test_config_errors(void **state)
@@ -693,7 +805,14 @@ static void test_config_errors(void **state)
 		{ { { "BROKER 1", "127.0.0.1:9092" }, { "SSL CERTIFICATE AUTHORITY", "#8" } },
 		  "invalid connection configuration", "22023" },
 		{ { { "BROKER 1", "127.0.0.1:9092" }, { "AWS CONNECTION", "12" } },
-		  "AWS CONNECTION (Amazon MSK IAM authentication) is not supported yet", "0A000" },
+		  "must specify either ASSUME ROLE ARN or ACCESS KEY ID and SECRET ACCESS KEY",
+		  "22023" },
+		{ { { "BROKER 1", "127.0.0.1:9092" }, { "AWS CONNECTION", "12" },
+		    { "SASL MECHANISMS", "PLAIN" } },
+		  "option SASL MECHANISMS not supported with this configuration", "22023" },
+		{ { { "BROKER 1", "127.0.0.1:9092" }, { "AWS CONNECTION", "12" },
+		    { "SASL PASSWORD", "#1" } },
+		  "option SASL PASSWORD not supported with this configuration", "22023" },
 		{ { { "BROKER 1", "127.0.0.1:9092" }, { "AWS PRIVATELINK", "13" } },
 		  "AWS PrivateLink connections are unsupported", "0A000" },
 		{ { { "BROKER 1", "127.0.0.1:9092" }, { "BROKER 1 AWS PRIVATELINK", "13" } },
@@ -1051,6 +1170,9 @@ int main(void)
 		cmocka_unit_test(test_sasl_scram),
 		cmocka_unit_test(test_sasl_ssl_ok),
 		cmocka_unit_test(test_sasl_against_plain_mock),
+		cmocka_unit_test(test_msk_iam_ok),
+		cmocka_unit_test(test_msk_iam_wrong_secret_is_auth),
+		cmocka_unit_test(test_msk_iam_needs_tls),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_tunnel_to_reachable_mock),
 		cmocka_unit_test(test_cluster_reachable_only_through_bastion),

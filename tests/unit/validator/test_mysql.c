@@ -5,6 +5,7 @@
  * Skips the peer cases when mariadb-server / openssh-server are missing. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,11 @@
 #include "val.h"
 #include "vtest.h"
 
-enum { SEC_PASSWORD = 1, SEC_CA, SEC_CERT, SEC_KEY, SEC_OTHER_CA, SEC_BAD_KEY, SEC_USER };
+enum { SEC_PASSWORD = 1, SEC_CA, SEC_CERT, SEC_KEY, SEC_OTHER_CA, SEC_BAD_KEY, SEC_USER,
+       SEC_NOTLS_PASSWORD };
+
+#define NOTLS_PASSWORD "notls-Pa55word-never-on-the-wire"
+
 
 static struct {
 	bool have_db, have_sshd;
@@ -168,6 +173,7 @@ static int group_setup(void **state)
 	}
 	fake_secret_set(&P.f, SEC_BAD_KEY, "-----BEGIN PRIVATE KEY-----\nnot a key\n"
 			"-----END PRIVATE KEY-----\n", 62);
+	fake_secret_set(&P.f, SEC_NOTLS_PASSWORD, NOTLS_PASSWORD, strlen(NOTLS_PASSWORD));
 	P.since = time(NULL) - 1;
 	return 0;
 }
@@ -272,8 +278,132 @@ static void test_mysql_dns_refused_timeout(void **state)
 	assert_int_equal(r.code, VAL_TIMEOUT);
 	assert_string_equal(r.e.sqlstate, "08001");
 	assert_non_null(strstr(r.e.message, "failed to connect to 127.0.0.1:"));
-	/* 700 ms rounds up to libmariadb's 1 s unit. */
-	assert_true(took >= 900 && took < 4000);
+	/* The TLS probe waits the 700 ms itself (libmariadb would round up
+	 * to its 1 s unit). */
+	assert_true(took >= 600 && took < 4000);
+}
+
+/* A MySQL server that does not offer TLS: a protocol-10 greeting WITHOUT
+ * the CLIENT_SSL capability, then it records every byte a client sends (a
+ * HandshakeResponse carries the user and the password's proof, or with
+ * mysql_clear_password the password itself). Counts connections. */
+struct notls {
+	int ls;
+	_Atomic int stop;
+	int conns;
+	size_t got;
+	char buf[4096];
+};
+
+static void *notls_server(void *arg)
+{
+	struct notls *n = arg;
+	/* LONG_PASSWORD | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION |
+	 * PLUGIN_AUTH; no SSL (0x0800). */
+	const unsigned caps = 0x1 | 0x200 | 0x2000 | 0x8000 | 0x80000;
+	static const char ver[] = "5.7.44-tether-no-tls";
+	unsigned char g[128];
+	size_t k = 4;
+	g[k++] = 10;
+	memcpy(g + k, ver, sizeof(ver));
+	k += sizeof(ver);
+	memcpy(g + k, "\x07\0\0\0" "abcdefgh" "\0", 13);       /* thread id, scramble 1, filler */
+	k += 13;
+	g[k++] = caps & 0xff;
+	g[k++] = (caps >> 8) & 0xff;
+	g[k++] = 45;                                      /* utf8mb4 */
+	g[k++] = 2;                                       /* status: autocommit */
+	g[k++] = 0;
+	g[k++] = (caps >> 16) & 0xff;
+	g[k++] = (caps >> 24) & 0xff;
+	g[k++] = 21;                                      /* auth data length */
+	memset(g + k, 0, 10);
+	k += 10;
+	memcpy(g + k, "ijklmnopqrst", 13);                /* scramble 2 and its NUL */
+	k += 13;
+	memcpy(g + k, "mysql_native_password", 22);
+	k += 22;
+	g[0] = (unsigned char)(k - 4);
+	g[1] = g[2] = 0;
+	g[3] = 0;                                         /* sequence 0 */
+	while (!n->stop) {
+		struct pollfd p = { .fd = n->ls, .events = POLLIN };
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		int c = accept(n->ls, NULL, NULL);
+		if (c < 0)
+			continue;
+		n->conns++;
+		struct timeval tv = { .tv_sec = 3 };
+		setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (write(c, g, k) == (ssize_t)k) {
+			/* Until the client closes (or sent something). */
+			ssize_t r = recv(c, n->buf + n->got, sizeof(n->buf) - 1 - n->got, 0);
+			if (r > 0)
+				n->got += (size_t)r;
+		}
+		close(c);
+	}
+	return NULL;
+}
+
+/* SSL MODE required / verify_ca / verify_identity against a server that
+ * offers no TLS: refused as tls by the probe, before any byte of the login
+ * is sent (libmariadb 3.3 alone would log in in plaintext). */
+static void test_mysql_server_without_tls_is_tls_and_gets_no_password(void **state)
+{
+	(void)state;
+	static const char *const modes[] = { "required", "verify_ca", "verify_identity",
+					     "REQUIRE", "verify-identity" };
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++) {
+		bool verify = strncasecmp(modes[i], "verify", 6) == 0;
+		if (verify && !P.have_db) {
+			print_message("no CA without the MariaDB peer: %s skipped\n", modes[i]);
+			continue;
+		}
+		struct notls n = { .ls = -1 };
+		int p;
+		char port[16];
+		pthread_t th;
+		n.ls = silent_listener(&p);
+		assert_int_equal(pthread_create(&th, NULL, notls_server, &n), 0);
+		snprintf(port, sizeof(port), "%d", p);
+
+		struct job_builder b;
+		struct val_result r;
+		job_init(&b, "mysql", 5000);
+		job_text(&b, "HOST", "127.0.0.1");
+		job_text(&b, "PORT", port);
+		job_text(&b, "USER", "tether");
+		job_secret(&b, "PASSWORD", SEC_NOTLS_PASSWORD);
+		job_text(&b, "SSL MODE", modes[i]);
+		if (verify)
+			job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+		int rc = run_my(&b, &r);
+		/* Let a (wrong) second connection arrive before stopping. */
+		usleep(200000);
+		n.stop = 1;
+		pthread_join(th, NULL);
+		close(n.ls);
+		n.buf[n.got] = '\0';
+		print_message("    fake: %d connection(s), %zu byte(s) received\n", n.conns, n.got);
+
+		assert_int_equal(rc, -1);
+		assert_int_equal(r.code, VAL_TLS);
+		assert_string_equal(r.e.sqlstate, "08001");
+		assert_string_equal(r.stage, "target_tls");
+		assert_string_equal(r.e.message, "TLS handshake with 127.0.0.1 failed: the server "
+				    "does not support TLS");
+		assert_non_null(strstr(r.e.hint, "needs a server that supports TLS"));
+		assert_non_null(strcasestr(r.e.hint, verify ? (strstr(modes[i], "identity") ?
+				    "verify_identity" : "verify_ca") : "required"));
+		assert_null(strstr(r.e.message, NOTLS_PASSWORD));
+		assert_null(strstr(r.e.detail, NOTLS_PASSWORD));
+		/* The probe only: it read the greeting and hung up, nothing sent. */
+		assert_int_equal(n.conns, 1);
+		assert_int_equal(n.got, 0);
+		assert_null(memmem(n.buf, n.got, "tether", 6));
+	}
 }
 
 /* A hostile peer: a greeting header that promises 16 MiB, a few bytes of
@@ -555,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_mysql_config_errors),
 		cmocka_unit_test(test_mysql_dns_refused_timeout),
 		cmocka_unit_test(test_mysql_malformed_greeting_is_protocol),
+		cmocka_unit_test(test_mysql_server_without_tls_is_tls_and_gets_no_password),
 		cmocka_unit_test(test_mysql_verify_identity_ok),
 		cmocka_unit_test(test_mysql_required_without_ca_ok),
 		cmocka_unit_test(test_mysql_disabled_against_required_tls),
