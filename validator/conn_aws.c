@@ -118,6 +118,7 @@ struct aws_ctx {
 	const char *prefix;      /* "" or VAL_AWS_REF_PREFIX */
 	char *v[AWS_NOPTS];
 	size_t len[AWS_NOPTS];
+	bool from_secret[AWS_NOPTS];    /* some part of the value is a SECRET */
 	char *t[AT_N];
 	size_t tlen[AT_N];
 	char region[64];         /* the connection's (REGION, else the deployment's) */
@@ -281,6 +282,8 @@ static int aws_load(struct aws_ctx *c, const char *destination, struct val_resul
 		if (val_option_value(c->svc, c->job, opt, o <= AWS_REGION ? NULL : dest, &c->v[o],
 				     &c->len[o], r) != 0)
 			return -1;
+		for (size_t i = 0; i < opt->nparts; i++)
+			c->from_secret[o] |= opt->parts[i].text == NULL;
 	}
 	bool keys = c->v[AWS_AKID] || c->v[AWS_SECRET];
 	bool role = c->v[AWS_ROLE_ARN] != NULL;
@@ -448,6 +451,10 @@ static int aws_open_http(struct aws_ctx *c, struct val_result *r)
 	c->h_open = true;
 	val_http_scrub(&c->h, c->v[AWS_SECRET], c->len[AWS_SECRET]);
 	val_http_scrub(&c->h, c->v[AWS_TOKEN], c->len[AWS_TOKEN]);
+	/* An access key id is an identifier, but one the user chose to keep
+	 * as a SECRET must not come back in a message a server echoed. */
+	if (c->from_secret[AWS_AKID])
+		val_http_scrub(&c->h, c->v[AWS_AKID], c->len[AWS_AKID]);
 	val_http_scrub(&c->h, c->t[AT_SECRET], c->tlen[AT_SECRET]);
 	val_http_scrub(&c->h, c->t[AT_TOKEN], c->tlen[AT_TOKEN]);
 	snprintf(c->conn.sigv4, sizeof(c->conn.sigv4), "aws:amz:%s:sts", c->conn.region);
