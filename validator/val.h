@@ -222,7 +222,7 @@ int conn_sqlserver_validate(const struct val_services *svc,
  * conn_privatelink.c, over validator/http.c ---- */
 
 /* A job for a connection that references an AWS CONNECTION (ICEBERG
- * S3TABLESREST; MYSQL: RDS IAM; KAFKA, whose check answers 0A000 for it) carries
+ * S3TABLESREST; MYSQL: RDS IAM; KAFKA: MSK IAM over SASL OAUTHBEARER) carries
  * "AWS CONNECTION" (text: its decimal id, once) and the referenced
  * connection's options under this prefix, same parts encoding:
  * "AWS CONNECTION/ACCESS KEY ID", "AWS CONNECTION/SECRET ACCESS KEY",

@@ -4,7 +4,8 @@
  * (tests/peers/mariadb_start.sh) and the TDS login fake
  * (tests/fakes/tds_fake.py), driven over libpq: MySQL verify_identity with
  * the CA and password from the vault, a wrong password (08004), a refused
- * port (08001), an AWS CONNECTION (RDS IAM: 0A000, not an auth failure);
+ * port (08001), an AWS CONNECTION (RDS IAM: the signed token is refused by a
+ * server account that is not IAM-enabled: 08004, naming the cause);
  * SQL Server login and 18456 (08004). A failed CREATE commits nothing; no
  * secret value reaches the data dir or the logs. The MariaDB cases skip
  * without mariadb-server, the SQL Server ones without python3. */
