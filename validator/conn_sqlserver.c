@@ -9,7 +9,18 @@
  * /etc/freetds/freetds.conf; the server is named by that file's one
  * section, so nothing on disk decides where or how the validator connects.
  * FreeTDS still honours $TDSDUMP/$TDSPORT/$TDSVER/$TDSHOST from the
- * environment, which tetherd gives validators empty. */
+ * environment, which tetherd gives validators empty.
+ *
+ * verify / verify_ca through an SSH tunnel: probe, then pin. FreeTDS would
+ * check the certificate against the tunnel's local end (127.0.0.1), so the
+ * validator first makes its own TLS handshake through one tunnel
+ * connection (PRELOGIN with ENCRYPTION=ON, then OpenSSL's records wrapped
+ * in PRELOGIN packets as [MS-TDS] 3.3.5.2 says), verifying the chain (the
+ * system's roots, or the given CA) and the REAL HOST; it sends no LOGIN7,
+ * no user, no password. The verified leaf certificate becomes FreeTDS's
+ * only trust anchor (a sealed memfd as `ca file`, host name checking off)
+ * on a second tunnel connection, so FreeTDS accepts exactly that
+ * certificate, or a chain signed by its key, which only the server has. */
 #include "val.h"
 #include "memfile.h"
 
@@ -20,7 +31,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include <sybfront.h>
 #include <sybdb.h>
@@ -28,6 +49,14 @@
 #define MS_DEFAULT_TIMEOUT_MS 10000
 #define MS_DEFAULT_PORT 1433
 #define MS_SECTION "tether-target"
+#define MS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
+/* [MS-TDS] 2.2.3.1: packet types, the header, the size before LOGIN7. */
+#define MS_PKT_PRELOGIN 0x12
+#define MS_PKT_REPLY 0x04
+#define MS_PKT_HDR 8
+#define MS_PKT_SIZE 4096
+/* PRELOGIN ENCRYPTION values (2.2.6.5). */
+enum { MS_ENCRYPT_OFF, MS_ENCRYPT_ON, MS_ENCRYPT_NOT_SUP, MS_ENCRYPT_REQ };
 
 /* SSL MODE (SQL.md 5.8), case-insensitive; aliases accepted leniently. */
 enum ms_tls { MS_TLS_DISABLED, MS_TLS_REQUIRED, MS_TLS_VERIFY, MS_TLS_VERIFY_CA };
@@ -62,6 +91,7 @@ struct ms_check {
 	char hostport[256];
 	char prefix[320];
 	struct memfile ca, conf;
+	struct memfile pin;      /* the leaf certificate the probe verified (PEM) */
 	struct val_tunnel *tun;
 	int timeout_ms;
 	/* What db-lib's handlers saw (the first library error, the most
@@ -308,7 +338,13 @@ static int ms_make_conf(struct ms_check *c, const char *host, uint16_t port,
 	};
 	char conf[1024];
 	const char *ca = NULL;
-	if (c->tls == MS_TLS_VERIFY_CA) {
+	bool check_name = true;
+	if (c->pin.fd >= 0) {
+		/* The probe verified this very certificate against the real
+		 * HOST; FreeTDS would check the tunnel's 127.0.0.1. */
+		ca = c->pin.path;
+		check_name = false;
+	} else if (c->tls == MS_TLS_VERIFY_CA) {
 		if (memfile_create(&c->ca, "tether-ms-ca", c->v[MS_CA], c->len[MS_CA], &r->e) != 0) {
 			r->code = VAL_CONFIG;
 			return -1;
@@ -331,7 +367,7 @@ static int ms_make_conf(struct ms_check *c, const char *host, uint16_t port,
 			 "\ttimeout = %u\n"
 			 "\tclient charset = UTF-8\n",
 			 host, port, enc[c->tls], ca ? "\tca file = " : "", ca ? ca : "",
-			 ca ? "\n" : "", ca ? "yes" : "no", secs, secs);
+			 ca ? "\n" : "", ca && check_name ? "yes" : "no", secs, secs);
 	if (n < 0 || (size_t)n >= sizeof(conf) ||
 	    memfile_create(&c->conf, "tether-ms-freetds-conf", conf, (size_t)n, &r->e) != 0) {
 		r->code = VAL_CONFIG;
@@ -353,6 +389,294 @@ static int ms_resolve(struct ms_check *c, struct val_result *r)
 	}
 	freeaddrinfo(ai);
 	return 0;
+}
+
+/* ---- the TLS probe (verify / verify_ca through a tunnel) ----------------- */
+
+static int ms_read_full(int fd, unsigned char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = recv(fd, buf + got, n - got, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k == 0 ? -2 : -1;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+/* Sends `len` bytes as TDS packets of `type` (the last one EOM). */
+static int ms_send_packets(int fd, unsigned char type, const unsigned char *data, size_t len,
+			   unsigned char *packet_id)
+{
+	unsigned char pkt[MS_PKT_SIZE];
+	do {
+		size_t n = len < MS_PKT_SIZE - MS_PKT_HDR ? len : MS_PKT_SIZE - MS_PKT_HDR;
+		size_t total = n + MS_PKT_HDR;
+		pkt[0] = type;
+		pkt[1] = n == len ? 0x01 : 0x00;    /* status: end of message */
+		pkt[2] = (unsigned char)(total >> 8);
+		pkt[3] = (unsigned char)total;
+		pkt[4] = pkt[5] = 0;                 /* SPID */
+		pkt[6] = (*packet_id)++;
+		pkt[7] = 0;                          /* window */
+		memcpy(pkt + MS_PKT_HDR, data, n);
+		if (send(fd, pkt, total, MSG_NOSIGNAL) != (ssize_t)total)
+			return -1;
+		data += n;
+		len -= n;
+	} while (len > 0);
+	return 0;
+}
+
+/* One TDS packet: 0, -1 (errno: a read error or timeout), -2 (the peer
+ * closed), -3 (not a TDS packet). */
+static int ms_recv_packet(int fd, unsigned char *type, unsigned char *status,
+			  unsigned char *payload, size_t *len)
+{
+	unsigned char hdr[MS_PKT_HDR];
+	int k = ms_read_full(fd, hdr, sizeof(hdr));
+	if (k != 0)
+		return k;
+	size_t total = (size_t)hdr[2] << 8 | hdr[3];
+	if (total < MS_PKT_HDR || total - MS_PKT_HDR > *len)
+		return -3;
+	*type = hdr[0];
+	*status = hdr[1];
+	*len = total - MS_PKT_HDR;
+	return *len ? ms_read_full(fd, payload, *len) : 0;
+}
+
+/* OpenSSL's error queue as one line. */
+static void ms_ssl_errors(char *buf, size_t size)
+{
+	unsigned long e;
+	size_t off = 0;
+	buf[0] = '\0';
+	while ((e = ERR_get_error()) != 0 && off + 2 < size) {
+		char one[256];
+		ERR_error_string_n(e, one, sizeof(one));
+		int w = snprintf(buf + off, size - off, "%s%s", off ? "; " : "", one);
+		if (w < 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+static void ms_io_fail(struct ms_check *c, struct val_result *r, int k, const char *what)
+{
+	if (k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT))
+		ms_fail(c, r, VAL_TIMEOUT, "target", "timed out waiting for the server", what);
+	else if (k == -3)
+		ms_fail(c, r, VAL_PROTOCOL, "target", "the server did not answer in TDS", what);
+	else
+		ms_fail(c, r, VAL_PROTOCOL, "target", "the server closed the connection", what);
+}
+
+/* The PRELOGIN exchange: asks for encryption, refuses a server that cannot
+ * encrypt. Nothing else is sent. */
+static int ms_prelogin(struct ms_check *c, int fd, unsigned char *packet_id,
+		       struct val_result *r)
+{
+	/* VERSION (6), ENCRYPTION (1) = ON, THREADID (4), MARS (1) = off,
+	 * terminator; offsets from the start of the message (2.2.6.5). */
+	static const unsigned char pre[] = {
+		0x00, 0, 21, 0, 6,  0x01, 0, 27, 0, 1,  0x03, 0, 28, 0, 4,  0x04, 0, 32, 0, 1,
+		0xff,
+		0x0b, 0x00, 0x00, 0x00, 0x00, 0x00,   /* client version, unused by servers */
+		MS_ENCRYPT_ON,
+		0, 0, 0, 0,
+		0,
+	};
+	if (ms_send_packets(fd, MS_PKT_PRELOGIN, pre, sizeof(pre), packet_id) != 0) {
+		ms_fail(c, r, VAL_PROTOCOL, "target", "the server closed the connection", NULL);
+		return -1;
+	}
+	unsigned char msg[MS_PKT_SIZE], type = 0, status = 0;
+	size_t len = sizeof(msg);
+	int k = ms_recv_packet(fd, &type, &status, msg, &len);
+	if (k != 0) {
+		ms_io_fail(c, r, k, "no PRELOGIN response");
+		return -1;
+	}
+	int enc = -1;
+	for (size_t i = 0; type == MS_PKT_REPLY && i + 5 <= len && msg[i] != 0xff; i += 5) {
+		size_t off = (size_t)msg[i + 1] << 8 | msg[i + 2];
+		size_t n = (size_t)msg[i + 3] << 8 | msg[i + 4];
+		if (msg[i] == 0x01 && n >= 1 && off + n <= len)
+			enc = msg[off];
+	}
+	if (enc < 0) {
+		ms_fail(c, r, VAL_PROTOCOL, "target", "no valid PRELOGIN response from the server",
+			NULL);
+		return -1;
+	}
+	if (enc == MS_ENCRYPT_NOT_SUP) {
+		ms_fail(c, r, VAL_TLS, "target_tls", "the server does not support encryption", NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/* Trust for the probe: the given CA(s), or the system's roots. */
+static int ms_probe_trust(struct ms_check *c, SSL_CTX *ctx, struct val_result *r)
+{
+	char why[512];
+	if (c->tls == MS_TLS_VERIFY) {
+		if (SSL_CTX_load_verify_locations(ctx, MS_SYSTEM_CA, NULL) == 1)
+			return 0;
+		ms_ssl_errors(why, sizeof(why));
+		ms_fail(c, r, VAL_CONFIG, "target_tls", "the system's CA certificates could not be "
+			"loaded", why);
+		return -1;
+	}
+	int added = 0;
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	BIO *b = BIO_new_mem_buf(c->v[MS_CA], (int)c->len[MS_CA]);
+	STACK_OF(X509_INFO) *inf = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
+	for (int i = 0; inf && i < sk_X509_INFO_num(inf); i++) {
+		X509 *x = sk_X509_INFO_value(inf, i)->x509;
+		if (x && X509_STORE_add_cert(st, x) == 1)
+			added++;
+	}
+	sk_X509_INFO_pop_free(inf, X509_INFO_free);
+	BIO_free(b);
+	if (added)
+		return 0;
+	ms_ssl_errors(why, sizeof(why));
+	ms_fail(c, r, VAL_CONFIG, "target_tls", "SSL CERTIFICATE AUTHORITY holds no PEM "
+		"certificate", why);
+	return -1;
+}
+
+/* Writes what OpenSSL queued as PRELOGIN packets. */
+static int ms_flush_tls(int fd, BIO *wbio, unsigned char *packet_id)
+{
+	unsigned char buf[MS_PKT_SIZE];
+	int n;
+	while ((n = BIO_read(wbio, buf, sizeof(buf))) > 0)
+		if (ms_send_packets(fd, MS_PKT_PRELOGIN, buf, (size_t)n, packet_id) != 0)
+			return -1;
+	return 0;
+}
+
+/* Through the tunnel's local end at `lport`: PRELOGIN, then a TLS
+ * handshake in PRELOGIN packets that verifies as SSL MODE says, against the
+ * REAL HOST (an IP literal as an address). SNI is the real HOST when it is
+ * a name. Keeps the verified leaf certificate in c->pin for FreeTDS. */
+static int ms_probe_tls(struct ms_check *c, uint16_t lport, struct val_result *r)
+{
+	int fd = -1, rc = -1;
+	SSL_CTX *ctx = NULL;
+	SSL *ssl = NULL;
+	BIO *pem = NULL;
+	unsigned char packet_id = 1;
+	char why[512];
+
+	struct sockaddr_in lo = { .sin_family = AF_INET, .sin_port = htons(lport),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct timeval tv = { .tv_sec = c->timeout_ms / 1000,
+			      .tv_usec = (c->timeout_ms % 1000) * 1000 };
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+	    connect(fd, (struct sockaddr *)&lo, sizeof(lo)) != 0) {
+		int e = errno;
+		ms_fail(c, r, e == EINPROGRESS || e == ETIMEDOUT ? VAL_TIMEOUT : VAL_REFUSED,
+			"target", e == EINPROGRESS ? "timed out" : strerror(e), NULL);
+		goto out;
+	}
+	if (ms_prelogin(c, fd, &packet_id, r) != 0)
+		goto out;
+
+	ERR_clear_error();
+	ctx = SSL_CTX_new(TLS_client_method());
+	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+		goto ssl_fail;
+	if (ms_probe_trust(c, ctx, r) != 0)
+		goto out;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	ssl = SSL_new(ctx);
+	BIO *rbio = BIO_new(BIO_s_mem()), *wbio = BIO_new(BIO_s_mem());
+	if (!ssl || !rbio || !wbio) {
+		BIO_free(rbio);
+		BIO_free(wbio);
+		goto ssl_fail;
+	}
+	SSL_set_bio(ssl, rbio, wbio);   /* ssl owns both now */
+	unsigned char ipbuf[16];
+	const char *host = c->v[MS_HOST];
+	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+	if (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1) {
+		if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1)
+			goto ssl_fail;
+	} else {
+		X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+		if (X509_VERIFY_PARAM_set1_host(vp, host, 0) != 1 ||
+		    SSL_set_tlsext_host_name(ssl, host) != 1)
+			goto ssl_fail;
+	}
+	int64_t deadline = val_now_ms() + c->timeout_ms;
+	for (;;) {
+		int k = SSL_connect(ssl);
+		if (ms_flush_tls(fd, wbio, &packet_id) != 0) {
+			ms_fail(c, r, VAL_TLS, "target_tls", "the server closed the connection during "
+				"the TLS handshake", NULL);
+			goto out;
+		}
+		if (k == 1)
+			break;
+		if (SSL_get_error(ssl, k) != SSL_ERROR_WANT_READ) {
+			long v = SSL_get_verify_result(ssl);
+			if (v != X509_V_OK) {
+				ERR_clear_error();
+				ms_fail(c, r, VAL_TLS, "target_tls", X509_verify_cert_error_string(v),
+					NULL);
+				goto out;
+			}
+			goto ssl_fail;
+		}
+		unsigned char buf[MS_PKT_SIZE], type = 0, status = 0;
+		size_t len = sizeof(buf);
+		int g = val_now_ms() < deadline ? ms_recv_packet(fd, &type, &status, buf, &len) : -1;
+		if (g == -1 && val_now_ms() >= deadline)
+			errno = ETIMEDOUT;
+		if (g == -2) {
+			ms_fail(c, r, VAL_TLS, "target_tls", "the server closed the connection during "
+				"the TLS handshake", NULL);
+			goto out;
+		}
+		if (g != 0 || type != MS_PKT_PRELOGIN) {
+			ms_io_fail(c, r, g ? g : -3, "during the TLS handshake");
+			goto out;
+		}
+		if (len && BIO_write(rbio, buf, (int)len) != (int)len)
+			goto ssl_fail;
+	}
+	X509 *leaf = SSL_get0_peer_certificate(ssl);
+	BUF_MEM *bm = NULL;
+	pem = BIO_new(BIO_s_mem());
+	if (!leaf || !pem || PEM_write_bio_X509(pem, leaf) != 1 ||
+	    BIO_get_mem_ptr(pem, &bm) != 1 || !bm)
+		goto ssl_fail;
+	if (memfile_create(&c->pin, "tether-ms-pin", bm->data, bm->length, &r->e) != 0) {
+		r->code = VAL_CONFIG;
+		goto out;
+	}
+	rc = 0;
+	goto out;
+ssl_fail:
+	ms_ssl_errors(why, sizeof(why));
+	ms_fail(c, r, VAL_TLS, "target_tls", why[0] ? why : "handshake failed", NULL);
+out:
+	BIO_free(pem);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 /* ---- the login ----------------------------------------------------------- */
@@ -414,6 +738,7 @@ static void ms_check_free(struct ms_check *c)
 		val_value_free(c->v[o], c->len[o]);
 	memfile_close(&c->ca);
 	memfile_close(&c->conf);
+	memfile_close(&c->pin);
 	val_ssh_tunnel_close(c->tun);
 	c->tun = NULL;
 }
@@ -423,7 +748,7 @@ int conn_sqlserver_validate(const struct val_services *svc, const struct val_job
 {
 	struct ms_check c = {
 		.svc = svc, .job = job, .port = MS_DEFAULT_PORT,
-		.ca = MEMFILE_INIT, .conf = MEMFILE_INIT,
+		.ca = MEMFILE_INIT, .conf = MEMFILE_INIT, .pin = MEMFILE_INIT,
 		.timeout_ms = job->connect_timeout_ms > 0 ? job->connect_timeout_ms
 							  : MS_DEFAULT_TIMEOUT_MS,
 	};
@@ -437,14 +762,18 @@ int conn_sqlserver_validate(const struct val_services *svc, const struct val_job
 		snprintf(c.prefix, sizeof(c.prefix), "through SSH bastion %s:%u: ",
 			 job->tunnel->host, job->tunnel->port);
 		/* FreeTDS checks the certificate against the host it connects
-		 * to, which here would be the tunnel's local end. */
+		 * to, here the tunnel's local end: probe, then pin. The tunnel
+		 * serves one connection: one for the probe, a fresh one for
+		 * FreeTDS. */
 		if (c.tls == MS_TLS_VERIFY || c.tls == MS_TLS_VERIFY_CA) {
-			val_fail(r, VAL_CONFIG, c.hostport, "SSL MODE %s through an SSH TUNNEL is "
-				 "not supported yet", c.tls == MS_TLS_VERIFY ? "verify" : "verify_ca");
-			err_set(&r->e, "0A000", "SSL MODE %s through an SSH TUNNEL is not supported yet",
-				c.tls == MS_TLS_VERIFY ? "verify" : "verify_ca");
-			err_hint(&r->e, "Use SSL MODE required through the tunnel, or connect directly.");
-			goto out;
+			if (val_ssh_tunnel_open(svc, job, job->tunnel, c.v[MS_HOST], c.port, &c.tun,
+						&lport, r) != 0)
+				goto out;
+			int p = ms_probe_tls(&c, lport, r);
+			val_ssh_tunnel_close(c.tun);
+			c.tun = NULL;
+			if (p != 0)
+				goto out;
 		}
 		if (val_ssh_tunnel_open(svc, job, job->tunnel, c.v[MS_HOST], c.port, &c.tun,
 					&lport, r) != 0)

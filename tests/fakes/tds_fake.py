@@ -15,6 +15,9 @@ It speaks TDS 7.4 on 127.0.0.1 (or --listen 127.0.0.2) at a free port:
     "Login failed for user '<u>'." (class 14) + DONE(error) otherwise.
 --mode garbage answers PRELOGIN with a malformed packet (a length field
 larger than the packet) to exercise the client's handling of hostile peers.
+--alt-cert/--alt-key: every second connection (the 2nd, 4th, ...) presents
+this certificate instead, as a server whose certificate changes between a
+client's probe and its login would (tests of certificate pinning).
 
 Reads the expected password from the first line of stdin (never argv or a
 file) and prints "PORT=<n>" on stdout once listening. Serves connections one after
@@ -169,8 +172,9 @@ def parse_login7(data):
 
 
 class Conn:
-    def __init__(self, sock, args, log):
+    def __init__(self, sock, args, log, alt=False):
         self.sock, self.args, self.log = sock, args, log
+        self.alt = alt
         self.tls = None   # ssl.SSLObject once the handshake is done
         self.inc = self.out = None
 
@@ -186,7 +190,10 @@ class Conn:
         # negotiates at most TLS 1.2 there (1.3 needs TDS 8 "strict"),
         # whose post-handshake tickets would land in the wrong framing.
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(self.args.cert, self.args.key)
+        if self.alt:
+            ctx.load_cert_chain(self.args.alt_cert, self.args.alt_key)
+        else:
+            ctx.load_cert_chain(self.args.cert, self.args.key)
         self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
         obj = ctx.wrap_bio(self.inc, self.out, server_side=True)
         while True:
@@ -303,6 +310,8 @@ def main():
     ap.add_argument("--encrypt", choices=["none", "on"], default="none")
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--alt-cert")
+    ap.add_argument("--alt-key")
     ap.add_argument("--mode", choices=["normal", "garbage"], default="normal")
     ap.add_argument("--lifetime", type=float, default=120.0)
     ap.add_argument("--log")
@@ -324,6 +333,7 @@ def main():
     print("PORT=%d" % ls.getsockname()[1], flush=True)
 
     deadline = time.monotonic() + args.lifetime
+    count = 0
     while time.monotonic() < deadline:
         r, _, _ = select.select([ls, sys.stdin], [], [], 0.5)
         if sys.stdin in r and not os.read(sys.stdin.fileno(), 1):
@@ -331,10 +341,12 @@ def main():
         if ls in r:
             c, _ = ls.accept()
             c.settimeout(30)
+            count += 1
+            alt = bool(args.alt_cert) and count % 2 == 0
 
-            def run(c=c):
+            def run(c=c, alt=alt):
                 try:
-                    Conn(c, args, args.log).serve()
+                    Conn(c, args, args.log, alt).serve()
                 except (Closed, OSError, ssl.SSLError, ValueError, UnicodeDecodeError):
                     pass
                 finally:

@@ -227,7 +227,15 @@ static bool make_certs(void)
 		 "-subj /CN=localhost -keyout server.key -out server.csr && "
 		 "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext && "
 		 "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-		 "-days 2 -extfile server.ext -out server.crt; } >/dev/null 2>&1", P.dir);
+		 "-days 2 -extfile server.ext -out server.crt && "
+		 /* More leaves from the same CA: <name> <CN> <subjectAltName>. */
+		 "leaf() { openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "-subj /CN=$2 -keyout $1.key -out $1.csr && printf 'subjectAltName=%%s\n' $3 "
+		 "> $1.ext && openssl x509 -req -in $1.csr -CA ca.crt -CAkey ca.key "
+		 "-CAcreateserial -days 2 -extfile $1.ext -out $1.crt; } && "
+		 "leaf server2 localhost DNS:localhost,IP:127.0.0.1 && "
+		 "leaf other other.example DNS:other.example && "
+		 "leaf iponly 127.0.0.1 IP:127.0.0.1; } >/dev/null 2>&1", P.dir);
 	return system(cmd) == 0;
 }
 
@@ -517,6 +525,154 @@ static void test_sqlserver_through_tunnel(void **state)
 	fake_stop(&t);
 }
 
+/* Starts the TLS fake presenting <name>.crt (and <alt>.crt on every second
+ * connection when alt is not NULL). */
+static void tls_fake_start(struct tds_fake *t, const char *name, const char *alt)
+{
+	static char cert[128], key[128], acert[128], akey[128];
+	snprintf(cert, sizeof(cert), "%s/%s.crt", P.dir, name);
+	snprintf(key, sizeof(key), "%s/%s.key", P.dir, name);
+	snprintf(acert, sizeof(acert), "%s/%s.crt", P.dir, alt ? alt : name);
+	snprintf(akey, sizeof(akey), "%s/%s.key", P.dir, alt ? alt : name);
+	const char *const with_alt[] = { "--encrypt", "on", "--cert", cert, "--key", key,
+					 "--alt-cert", acert, "--alt-key", akey, NULL };
+	const char *const plain[] = { "--encrypt", "on", "--cert", cert, "--key", key, NULL };
+	assert_int_equal(fake_start(t, alt ? with_alt : plain), 0);
+}
+
+/* verify / verify_ca through the bastion: our own handshake (TLS inside
+ * PRELOGIN) checks the chain and the REAL HOST, then FreeTDS is pinned to
+ * that very certificate on a second tunnel connection. */
+static void test_sqlserver_verify_through_tunnel(void **state)
+{
+	(void)state;
+	need(true, true);
+	if (!P.have_tls)
+		skip();
+	struct tds_fake t;
+	struct job_builder b;
+	struct val_result r;
+	authorize(true);
+	tls_fake_start(&t, "server", NULL);
+
+	/* The real name (localhost) and an IP literal, the given CA. */
+	ms_job(&b, "localhost", t.port, "verify_ca");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	tunnel_of(&b);
+	assert_int_equal(run_ms(&b, &r), 0);
+	assert_int_equal(r.code, VAL_OK);
+	ms_job(&b, "127.0.0.1", t.port, "VERIFY_CA");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	tunnel_of(&b);
+	assert_int_equal(run_ms(&b, &r), 0);
+
+	/* The wrong CA: refused by the probe, before any login. */
+	ms_job(&b, "localhost", t.port, "verify_ca");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_OTHER_CA);
+	tunnel_of(&b);
+	assert_int_equal(run_ms(&b, &r), -1);
+	assert_int_equal(r.code, VAL_TLS);
+	assert_string_equal(r.stage, "target_tls");
+	assert_non_null(strstr(r.e.message, "through SSH bastion 127.0.0.1:"));
+	assert_non_null(strstr(r.e.message, "TLS handshake with localhost failed"));
+
+	/* verify: the system's roots do not know the test CA. */
+	ms_job(&b, "localhost", t.port, "verify");
+	tunnel_of(&b);
+	assert_int_equal(run_ms(&b, &r), -1);
+	assert_int_equal(r.code, VAL_TLS);
+	assert_string_equal(r.stage, "target_tls");
+
+	/* Verified and pinned, then the server's 18456 over FreeTDS's TLS. */
+	fake_secret_set(&P.f, SEC_PASSWORD, "Wrong-Passw0rd-xyz", 18);
+	ms_job(&b, "localhost", t.port, "verify_ca");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	tunnel_of(&b);
+	int rc = run_ms(&b, &r);
+	fake_secret_set(&P.f, SEC_PASSWORD, PASSWORD, strlen(PASSWORD));
+	assert_int_equal(rc, -1);
+	assert_int_equal(r.code, VAL_AUTH);
+	fake_stop(&t);
+	assert_true(fake_logged(&t, "sa ok db=app tls=yes"));
+	assert_true(fake_logged(&t, "sa login failed"));
+}
+
+/* The name checked through the tunnel is the real HOST, not the tunnel's
+ * 127.0.0.1; a mismatch never reaches LOGIN7. */
+static void test_sqlserver_verify_through_tunnel_wrong_name(void **state)
+{
+	(void)state;
+	need(true, true);
+	if (!P.have_tls)
+		skip();
+	struct tds_fake t;
+	struct job_builder b;
+	struct val_result r;
+	authorize(true);
+
+	/* A certificate for another name. */
+	tls_fake_start(&t, "other", NULL);
+	ms_job(&b, "localhost", t.port, "verify_ca");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	tunnel_of(&b);
+	assert_int_equal(run_ms(&b, &r), -1);
+	assert_int_equal(r.code, VAL_TLS);
+	assert_string_equal(r.stage, "target_tls");
+	assert_non_null(strstr(r.e.message, "TLS handshake with localhost failed"));
+	fake_stop(&t);
+	assert_false(fake_logged(&t, "sa "));
+
+	/* A certificate for 127.0.0.1 only: right for the tunnel's local
+	 * end, wrong for HOST localhost. */
+	tls_fake_start(&t, "iponly", NULL);
+	ms_job(&b, "localhost", t.port, "verify_ca");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	tunnel_of(&b);
+	assert_int_equal(run_ms(&b, &r), -1);
+	assert_int_equal(r.code, VAL_TLS);
+	ms_job(&b, "127.0.0.1", t.port, "verify_ca");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	tunnel_of(&b);
+	assert_int_equal(run_ms(&b, &r), 0);
+	fake_stop(&t);
+	assert_true(fake_logged(&t, "sa ok db=app tls=yes"));
+}
+
+/* FreeTDS accepts exactly the certificate the probe verified: a server
+ * whose certificate changes between probe and login (the second one also
+ * valid for HOST and from the same CA) fails as tls, before LOGIN7. */
+static void test_sqlserver_verify_through_tunnel_pin(void **state)
+{
+	(void)state;
+	need(true, true);
+	if (!P.have_tls)
+		skip();
+	struct tds_fake t;
+	struct job_builder b;
+	struct val_result r;
+	authorize(true);
+	tls_fake_start(&t, "server", "server2");
+	ms_job(&b, "localhost", t.port, "verify_ca");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	tunnel_of(&b);
+	assert_int_equal(run_ms(&b, &r), -1);
+	assert_int_equal(r.code, VAL_TLS);
+	assert_string_equal(r.stage, "target_tls");
+	fake_stop(&t);
+	assert_false(fake_logged(&t, "sa "));
+
+	/* A server that cannot encrypt: refused before anything is sent. */
+	assert_int_equal(fake_start(&t, (const char *const[]){ "--encrypt", "none", NULL }), 0);
+	ms_job(&b, "localhost", t.port, "verify_ca");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_CA);
+	tunnel_of(&b);
+	assert_int_equal(run_ms(&b, &r), -1);
+	assert_int_equal(r.code, VAL_TLS);
+	assert_non_null(strstr(r.e.message, "the server does not support encryption"));
+	fake_stop(&t);
+	assert_false(fake_logged(&t, "sa "));
+}
+
 static void test_sqlserver_no_secret_in_argv_env_or_tmp(void **state)
 {
 	(void)state;
@@ -541,6 +697,9 @@ int main(void)
 		cmocka_unit_test(test_sqlserver_tls),
 		cmocka_unit_test(test_sqlserver_verify_name_mismatch_is_tls),
 		cmocka_unit_test(test_sqlserver_through_tunnel),
+		cmocka_unit_test(test_sqlserver_verify_through_tunnel),
+		cmocka_unit_test(test_sqlserver_verify_through_tunnel_wrong_name),
+		cmocka_unit_test(test_sqlserver_verify_through_tunnel_pin),
 		cmocka_unit_test(test_sqlserver_no_secret_in_argv_env_or_tmp),
 	};
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
