@@ -55,6 +55,7 @@
 #define MS_PKT_REPLY 0x04
 #define MS_PKT_HDR 8
 #define MS_PKT_SIZE 4096
+#define MS_PKT_MAX 32767     /* the largest packet a server may send */
 /* PRELOGIN ENCRYPTION values (2.2.6.5). */
 enum { MS_ENCRYPT_OFF, MS_ENCRYPT_ON, MS_ENCRYPT_NOT_SUP, MS_ENCRYPT_REQ };
 
@@ -494,7 +495,7 @@ static int ms_prelogin(struct ms_check *c, int fd, unsigned char *packet_id,
 		ms_fail(c, r, VAL_PROTOCOL, "target", "the server closed the connection", NULL);
 		return -1;
 	}
-	unsigned char msg[MS_PKT_SIZE], type = 0, status = 0;
+	unsigned char msg[MS_PKT_MAX], type = 0, status = 0;
 	size_t len = sizeof(msg);
 	int k = ms_recv_packet(fd, &type, &status, msg, &len);
 	if (k != 0) {
@@ -638,7 +639,7 @@ static int ms_probe_tls(struct ms_check *c, uint16_t lport, struct val_result *r
 			}
 			goto ssl_fail;
 		}
-		unsigned char buf[MS_PKT_SIZE], type = 0, status = 0;
+		unsigned char buf[MS_PKT_MAX], type = 0, status = 0;
 		size_t len = sizeof(buf);
 		int g = val_now_ms() < deadline ? ms_recv_packet(fd, &type, &status, buf, &len) : -1;
 		if (g == -1 && val_now_ms() >= deadline)

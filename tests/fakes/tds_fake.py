@@ -264,8 +264,10 @@ class Conn:
             self.sock.sendall(packet(REPLY, prelogin_reply(ENCRYPT_ON)))
             try:
                 self.handshake()
-            except (ssl.SSLError, OSError) as e:
-                self.log_line("-", "tls failed: %s" % e)
+            except (ssl.SSLError, OSError, Closed) as e:
+                # Closed: the client hung up mid-handshake (it refused
+                # the certificate without an alert).
+                self.log_line("-", "tls failed: %s" % (e or "closed"))
                 return
         ptype, data = read_message(self.read)
         if ptype != LOGIN7:

@@ -32,7 +32,7 @@
 #define PYTHON "/usr/bin/python3"
 #define PASSWORD "Fake-Passw0rd-for-tds"
 
-enum { SEC_PASSWORD = 1, SEC_CA, SEC_OTHER_CA };
+enum { SEC_PASSWORD = 1, SEC_CA, SEC_OTHER_CA, SEC_SELF };
 
 static struct {
 	bool have_python, have_sshd, have_tls;
@@ -235,7 +235,10 @@ static bool make_certs(void)
 		 "-CAcreateserial -days 2 -extfile $1.ext -out $1.crt; } && "
 		 "leaf server2 localhost DNS:localhost,IP:127.0.0.1 && "
 		 "leaf other other.example DNS:other.example && "
-		 "leaf iponly 127.0.0.1 IP:127.0.0.1; } >/dev/null 2>&1", P.dir);
+		 "leaf iponly 127.0.0.1 IP:127.0.0.1 && "
+		 "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+		 "-days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost "
+		 "-keyout self.key -out self.crt; } >/dev/null 2>&1", P.dir);
 	return system(cmd) == 0;
 }
 
@@ -259,6 +262,9 @@ static int group_setup(void **state)
 			return -1;
 		snprintf(path, sizeof(path), "%s/other-ca.crt", P.dir);
 		if (fake_secret_file(&P.f, SEC_OTHER_CA, path) != 0)
+			return -1;
+		snprintf(path, sizeof(path), "%s/self.crt", P.dir);
+		if (fake_secret_file(&P.f, SEC_SELF, path) != 0)
 			return -1;
 	}
 	int rc = peer_start(&P.sshd, "sshd_start.sh", "sshd_stop.sh", NULL);
@@ -595,6 +601,15 @@ static void test_sqlserver_verify_through_tunnel(void **state)
 	fake_stop(&t);
 	assert_true(fake_logged(&t, "sa ok db=app tls=yes"));
 	assert_true(fake_logged(&t, "sa login failed"));
+
+	/* A self-signed server certificate given as the CA. */
+	tls_fake_start(&t, "self", NULL);
+	ms_job(&b, "localhost", t.port, "verify_ca");
+	job_secret(&b, "SSL CERTIFICATE AUTHORITY", SEC_SELF);
+	tunnel_of(&b);
+	assert_int_equal(run_ms(&b, &r), 0);
+	fake_stop(&t);
+	assert_true(fake_logged(&t, "sa ok db=app tls=yes"));
 }
 
 /* The name checked through the tunnel is the real HOST, not the tunnel's
@@ -659,6 +674,7 @@ static void test_sqlserver_verify_through_tunnel_pin(void **state)
 	assert_int_equal(r.code, VAL_TLS);
 	assert_string_equal(r.stage, "target_tls");
 	fake_stop(&t);
+	assert_true(fake_logged(&t, "tls failed"));   /* FreeTDS refused server2 */
 	assert_false(fake_logged(&t, "sa "));
 
 	/* A server that cannot encrypt: refused before anything is sent. */
