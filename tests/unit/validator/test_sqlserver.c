@@ -30,7 +30,9 @@
 #define TETHER_FAKES_DIR TETHER_PEERS_DIR "/../fakes"
 #endif
 #define PYTHON "/usr/bin/python3"
-#define PASSWORD "Fake-Passw0rd-for-tds"
+/* Random per run: a fixed literal could be found in /tmp files left by
+ * another run of this test, which would fail the secret scan. */
+static char PASSWORD[40] = "Fake-Passw0rd-for-tds";
 
 enum { SEC_PASSWORD = 1, SEC_CA, SEC_OTHER_CA, SEC_SELF };
 
@@ -76,8 +78,9 @@ static int fake_start(struct tds_fake *t, const char *const *extra)
 	close(out[1]);
 	t->pid = pid;
 	t->in = in[1];
-	const char pw[] = PASSWORD "\n";
-	if (write(t->in, pw, sizeof(pw) - 1) != (ssize_t)sizeof(pw) - 1)
+	char pw[sizeof(PASSWORD) + 1];
+	int pwlen = snprintf(pw, sizeof(pw), "%s\n", PASSWORD);
+	if (write(t->in, pw, (size_t)pwlen) != (ssize_t)pwlen)
 		return -1;
 	char buf[64] = { 0 };
 	size_t got = 0;
@@ -249,6 +252,13 @@ static int group_setup(void **state)
 	(void)state;
 	fake_init(&P.f);
 	fake_keys(&P.f);
+	{
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		snprintf(PASSWORD, sizeof(PASSWORD), "Fake-Pw-%08lx%08lx",
+			 (unsigned long)ts.tv_nsec ^ (unsigned long)getpid(),
+			 (unsigned long)ts.tv_sec);
+	}
 	fake_secret_set(&P.f, SEC_PASSWORD, PASSWORD, strlen(PASSWORD));
 	snprintf(P.dir, sizeof(P.dir), "/tmp/tether-tds.XXXXXX");
 	if (!mkdtemp(P.dir))
