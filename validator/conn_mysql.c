@@ -25,6 +25,7 @@
 #include "val.h"
 #include "memfile.h"
 #include "sigv4.h"
+#include "tlsprobe.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -433,15 +434,7 @@ static int my_check_pem(struct my_check *c, struct val_result *r)
 	EVP_PKEY *key = NULL;
 
 	if (c->v[MY_CA]) {
-		b = BIO_new_mem_buf(c->v[MY_CA], (int)c->len[MY_CA]);
-		STACK_OF(X509_INFO) *inf = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
-		int n = 0;
-		for (int i = 0; inf && i < sk_X509_INFO_num(inf); i++)
-			if (sk_X509_INFO_value(inf, i)->x509)
-				n++;
-		sk_X509_INFO_pop_free(inf, X509_INFO_free);
-		BIO_free(b);
-		if (n == 0)
+		if (tlsprobe_pem_certs(c->v[MY_CA], c->len[MY_CA], NULL) == 0)
 			bad = "SSL CERTIFICATE AUTHORITY holds no PEM certificate";
 	}
 	if (!bad && c->v[MY_CERT]) {
@@ -496,22 +489,6 @@ static int my_read_full(int fd, unsigned char *buf, size_t n)
 	return 0;
 }
 
-/* OpenSSL's error queue as one line. */
-static void my_ssl_errors(char *buf, size_t size)
-{
-	unsigned long e;
-	size_t off = 0;
-	buf[0] = '\0';
-	while ((e = ERR_get_error()) != 0 && off + 2 < size) {
-		char one[256];
-		ERR_error_string_n(e, one, sizeof(one));
-		int w = snprintf(buf + off, size - off, "%s%s", off ? "; " : "", one);
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-}
-
 /* Connects to `host` (each of its addresses in turn) or, with host NULL,
  * to the tunnel's local end at `lport`; reads the server greeting, refuses
  * a server that does not offer TLS, asks for TLS (SSLRequest, MySQL
@@ -530,7 +507,6 @@ static int my_probe_tls(struct my_check *c, const char *host, uint16_t lport,
 	int fd = -1, rc = -1;
 	SSL_CTX *ctx = NULL;
 	SSL *ssl = NULL;
-	X509 *peer = NULL;
 	char why[512];
 
 	if (verify && !ca) {
@@ -637,11 +613,9 @@ static int my_probe_tls(struct my_check *c, const char *host, uint16_t lport,
 		goto out;
 	}
 
-	ERR_clear_error();
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
-	    (ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)) {
-		my_ssl_errors(why, sizeof(why));
+	ctx = tlsprobe_ctx_new();
+	if (!ctx || (ca && SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)) {
+		tlsprobe_errors(why, sizeof(why));
 		my_fail(c, r, VAL_CONFIG, "target_tls",
 			"SSL CERTIFICATE AUTHORITY could not be loaded", why);
 		goto out;
@@ -651,7 +625,7 @@ static int my_probe_tls(struct my_check *c, const char *host, uint16_t lport,
 	if (c->cert.fd >= 0 &&
 	    (SSL_CTX_use_certificate_chain_file(ctx, c->cert.path) != 1 ||
 	     SSL_CTX_use_PrivateKey_file(ctx, c->key.path, SSL_FILETYPE_PEM) != 1)) {
-		my_ssl_errors(why, sizeof(why));
+		tlsprobe_errors(why, sizeof(why));
 		my_fail(c, r, VAL_CONFIG, "target_tls",
 			"SSL CERTIFICATE or SSL KEY could not be loaded", why);
 		goto out;
@@ -660,43 +634,26 @@ static int my_probe_tls(struct my_check *c, const char *host, uint16_t lport,
 	ssl = SSL_new(ctx);
 	if (!ssl || SSL_set_fd(ssl, fd) != 1)
 		goto ssl_fail;
-	/* The real name: an IP literal is checked as an address. */
-	unsigned char ipbuf[16];
-	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-	if (c->tls != MY_TLS_VERIFY_IDENTITY) {
-		/* required: no check; verify_ca: the chain only. */
-	} else if (inet_pton(AF_INET, c->v[MY_HOST], ipbuf) == 1 ||
-	    inet_pton(AF_INET6, c->v[MY_HOST], ipbuf) == 1) {
-		if (X509_VERIFY_PARAM_set1_ip_asc(vp, c->v[MY_HOST]) != 1)
-			goto ssl_fail;
-	} else {
-		X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (SSL_set1_host(ssl, c->v[MY_HOST]) != 1)
-			goto ssl_fail;
-	}
+	/* The real name (an IP literal as an address) for verify_identity;
+	 * required checks nothing, verify_ca the chain only. No SNI. */
+	if (c->tls == MY_TLS_VERIFY_IDENTITY &&
+	    tlsprobe_verify_host(ssl, c->v[MY_HOST], false) != 0)
+		goto ssl_fail;
 	if (SSL_connect(ssl) != 1) {
-		long v = SSL_get_verify_result(ssl);
-		if (v != X509_V_OK) {
-			ERR_clear_error();
-			my_fail(c, r, VAL_TLS, "target_tls", X509_verify_cert_error_string(v), NULL);
+		const char *bad = tlsprobe_verify_error(ssl);
+		if (bad) {
+			my_fail(c, r, VAL_TLS, "target_tls", bad, NULL);
 			goto out;
 		}
 		goto ssl_fail;
 	}
-	peer = SSL_get1_peer_certificate(ssl);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	if (!peer || X509_digest(peer, EVP_sha1(), md, &mdlen) != 1 || mdlen != 20)
+	if (tlsprobe_leaf_sha1(ssl, c->fingerprint) != 0)
 		goto ssl_fail;
-	for (unsigned i = 0; i < mdlen; i++)
-		snprintf(c->fingerprint + 2 * i, 3, "%02x", md[i]);
 	rc = 0;
 	goto out;
 ssl_fail:
-	my_ssl_errors(why, sizeof(why));
-	my_fail(c, r, VAL_TLS, "target_tls", why[0] ? why : "handshake failed", NULL);
+	my_fail(c, r, VAL_TLS, "target_tls", tlsprobe_reason(why, sizeof(why)), NULL);
 out:
-	X509_free(peer);
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
 	if (fd >= 0)

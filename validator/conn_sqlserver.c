@@ -23,6 +23,7 @@
  * certificate, or a chain signed by its key, which only the server has. */
 #include "val.h"
 #include "memfile.h"
+#include "tlsprobe.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -450,22 +451,6 @@ static int ms_recv_packet(int fd, unsigned char *type, unsigned char *status,
 	return *len ? ms_read_full(fd, payload, *len) : 0;
 }
 
-/* OpenSSL's error queue as one line. */
-static void ms_ssl_errors(char *buf, size_t size)
-{
-	unsigned long e;
-	size_t off = 0;
-	buf[0] = '\0';
-	while ((e = ERR_get_error()) != 0 && off + 2 < size) {
-		char one[256];
-		ERR_error_string_n(e, one, sizeof(one));
-		int w = snprintf(buf + off, size - off, "%s%s", off ? "; " : "", one);
-		if (w < 0)
-			break;
-		off += (size_t)w;
-	}
-}
-
 static void ms_io_fail(struct ms_check *c, struct val_result *r, int k, const char *what)
 {
 	if (k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT))
@@ -528,25 +513,14 @@ static int ms_probe_trust(struct ms_check *c, SSL_CTX *ctx, struct val_result *r
 	if (c->tls == MS_TLS_VERIFY) {
 		if (SSL_CTX_load_verify_locations(ctx, MS_SYSTEM_CA, NULL) == 1)
 			return 0;
-		ms_ssl_errors(why, sizeof(why));
+		tlsprobe_errors(why, sizeof(why));
 		ms_fail(c, r, VAL_CONFIG, "target_tls", "the system's CA certificates could not be "
 			"loaded", why);
 		return -1;
 	}
-	int added = 0;
-	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
-	BIO *b = BIO_new_mem_buf(c->v[MS_CA], (int)c->len[MS_CA]);
-	STACK_OF(X509_INFO) *inf = b ? PEM_X509_INFO_read_bio(b, NULL, NULL, NULL) : NULL;
-	for (int i = 0; inf && i < sk_X509_INFO_num(inf); i++) {
-		X509 *x = sk_X509_INFO_value(inf, i)->x509;
-		if (x && X509_STORE_add_cert(st, x) == 1)
-			added++;
-	}
-	sk_X509_INFO_pop_free(inf, X509_INFO_free);
-	BIO_free(b);
-	if (added)
+	if (tlsprobe_pem_certs(c->v[MS_CA], c->len[MS_CA], SSL_CTX_get_cert_store(ctx)) > 0)
 		return 0;
-	ms_ssl_errors(why, sizeof(why));
+	tlsprobe_errors(why, sizeof(why));
 	ms_fail(c, r, VAL_CONFIG, "target_tls", "SSL CERTIFICATE AUTHORITY holds no PEM "
 		"certificate", why);
 	return -1;
@@ -592,9 +566,8 @@ static int ms_probe_tls(struct ms_check *c, uint16_t lport, struct val_result *r
 	if (ms_prelogin(c, fd, &packet_id, r) != 0)
 		goto out;
 
-	ERR_clear_error();
-	ctx = SSL_CTX_new(TLS_client_method());
-	if (!ctx || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1)
+	ctx = tlsprobe_ctx_new();
+	if (!ctx)
 		goto ssl_fail;
 	if (ms_probe_trust(c, ctx, r) != 0)
 		goto out;
@@ -607,18 +580,8 @@ static int ms_probe_tls(struct ms_check *c, uint16_t lport, struct val_result *r
 		goto ssl_fail;
 	}
 	SSL_set_bio(ssl, rbio, wbio);   /* ssl owns both now */
-	unsigned char ipbuf[16];
-	const char *host = c->v[MS_HOST];
-	X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
-	if (inet_pton(AF_INET, host, ipbuf) == 1 || inet_pton(AF_INET6, host, ipbuf) == 1) {
-		if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1)
-			goto ssl_fail;
-	} else {
-		X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-		if (X509_VERIFY_PARAM_set1_host(vp, host, 0) != 1 ||
-		    SSL_set_tlsext_host_name(ssl, host) != 1)
-			goto ssl_fail;
-	}
+	if (tlsprobe_verify_host(ssl, c->v[MS_HOST], true) != 0)
+		goto ssl_fail;
 	int64_t deadline = val_now_ms() + c->timeout_ms;
 	for (;;) {
 		int k = SSL_connect(ssl);
@@ -630,11 +593,9 @@ static int ms_probe_tls(struct ms_check *c, uint16_t lport, struct val_result *r
 		if (k == 1)
 			break;
 		if (SSL_get_error(ssl, k) != SSL_ERROR_WANT_READ) {
-			long v = SSL_get_verify_result(ssl);
-			if (v != X509_V_OK) {
-				ERR_clear_error();
-				ms_fail(c, r, VAL_TLS, "target_tls", X509_verify_cert_error_string(v),
-					NULL);
+			const char *bad = tlsprobe_verify_error(ssl);
+			if (bad) {
+				ms_fail(c, r, VAL_TLS, "target_tls", bad, NULL);
 				goto out;
 			}
 			goto ssl_fail;
@@ -656,11 +617,9 @@ static int ms_probe_tls(struct ms_check *c, uint16_t lport, struct val_result *r
 		if (len && BIO_write(rbio, buf, (int)len) != (int)len)
 			goto ssl_fail;
 	}
-	X509 *leaf = SSL_get0_peer_certificate(ssl);
 	BUF_MEM *bm = NULL;
-	pem = BIO_new(BIO_s_mem());
-	if (!leaf || !pem || PEM_write_bio_X509(pem, leaf) != 1 ||
-	    BIO_get_mem_ptr(pem, &bm) != 1 || !bm)
+	pem = tlsprobe_leaf_pem(ssl, &bm);
+	if (!pem)
 		goto ssl_fail;
 	if (memfile_create(&c->pin, "tether-ms-pin", bm->data, bm->length, &r->e) != 0) {
 		r->code = VAL_CONFIG;
@@ -669,8 +628,7 @@ static int ms_probe_tls(struct ms_check *c, uint16_t lport, struct val_result *r
 	rc = 0;
 	goto out;
 ssl_fail:
-	ms_ssl_errors(why, sizeof(why));
-	ms_fail(c, r, VAL_TLS, "target_tls", why[0] ? why : "handshake failed", NULL);
+	ms_fail(c, r, VAL_TLS, "target_tls", tlsprobe_reason(why, sizeof(why)), NULL);
 out:
 	BIO_free(pem);
 	SSL_free(ssl);
