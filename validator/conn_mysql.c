@@ -475,20 +475,6 @@ static const char *my_ca_path(struct my_check *c)
 
 /* ---- the TLS probe (every SSL MODE but disabled) -------------------------- */
 
-static int my_read_full(int fd, unsigned char *buf, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t k = recv(fd, buf + got, n - got, 0);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k == 0 ? -2 : -1;
-		got += (size_t)k;
-	}
-	return 0;
-}
-
 /* Connects to `host` (each of its addresses in turn) or, with host NULL,
  * to the tunnel's local end at `lport`; reads the server greeting, refuses
  * a server that does not offer TLS, asks for TLS (SSLRequest, MySQL
@@ -554,14 +540,14 @@ static int my_probe_tls(struct my_check *c, const char *host, uint16_t lport,
 	}
 	/* The greeting: 3-byte length, sequence id, payload. */
 	unsigned char hdr[4], greet[1024];
-	int k = my_read_full(fd, hdr, 4);
+	int k = tlsprobe_read_full(fd, hdr, 4);
 	size_t plen = (size_t)hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16;
 	if (k == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		my_fail(c, r, VAL_TIMEOUT, "target", "timed out waiting for the server's greeting",
 			NULL);
 		goto out;
 	}
-	if (k != 0 || plen < 2 || plen > sizeof(greet) || my_read_full(fd, greet, plen) != 0) {
+	if (k != 0 || plen < 2 || plen > sizeof(greet) || tlsprobe_read_full(fd, greet, plen) != 0) {
 		my_fail(c, r, VAL_PROTOCOL, "target", "no valid greeting from the server", NULL);
 		goto out;
 	}

@@ -395,20 +395,6 @@ static int ms_resolve(struct ms_check *c, struct val_result *r)
 
 /* ---- the TLS probe (verify / verify_ca through a tunnel) ----------------- */
 
-static int ms_read_full(int fd, unsigned char *buf, size_t n)
-{
-	size_t got = 0;
-	while (got < n) {
-		ssize_t k = recv(fd, buf + got, n - got, 0);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return k == 0 ? -2 : -1;
-		got += (size_t)k;
-	}
-	return 0;
-}
-
 /* Sends `len` bytes as TDS packets of `type` (the last one EOM). */
 static int ms_send_packets(int fd, unsigned char type, const unsigned char *data, size_t len,
 			   unsigned char *packet_id)
@@ -439,7 +425,7 @@ static int ms_recv_packet(int fd, unsigned char *type, unsigned char *status,
 			  unsigned char *payload, size_t *len)
 {
 	unsigned char hdr[MS_PKT_HDR];
-	int k = ms_read_full(fd, hdr, sizeof(hdr));
+	int k = tlsprobe_read_full(fd, hdr, sizeof(hdr));
 	if (k != 0)
 		return k;
 	size_t total = (size_t)hdr[2] << 8 | hdr[3];
@@ -448,7 +434,7 @@ static int ms_recv_packet(int fd, unsigned char *type, unsigned char *status,
 	*type = hdr[0];
 	*status = hdr[1];
 	*len = total - MS_PKT_HDR;
-	return *len ? ms_read_full(fd, payload, *len) : 0;
+	return *len ? tlsprobe_read_full(fd, payload, *len) : 0;
 }
 
 static void ms_io_fail(struct ms_check *c, struct val_result *r, int k, const char *what)

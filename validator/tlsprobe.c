@@ -3,6 +3,8 @@
  * failure reasons, and the verified leaf as a SHA-1 pin or PEM. */
 #include "tlsprobe.h"
 
+#include <errno.h>
+#include <sys/socket.h>
 #include <stdio.h>
 
 #include <arpa/inet.h>
@@ -104,4 +106,18 @@ BIO *tlsprobe_leaf_pem(const SSL *ssl, BUF_MEM **bm)
 		return NULL;
 	}
 	return pem;
+}
+
+int tlsprobe_read_full(int fd, unsigned char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = recv(fd, buf + got, n - got, 0);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k == 0 ? -2 : -1;
+		got += (size_t)k;
+	}
+	return 0;
 }

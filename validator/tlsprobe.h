@@ -43,4 +43,8 @@ int tlsprobe_leaf_sha1(const SSL *ssl, char out[41]);
  * bytes. NULL (the queue says why) on failure. */
 BIO *tlsprobe_leaf_pem(const SSL *ssl, BUF_MEM **bm);
 
+/* Reads exactly n bytes of a probe's plain-socket transport (the MySQL
+ * greeting, TDS PRELOGIN packets). 0, -2 at EOF, -1 on error (errno). */
+int tlsprobe_read_full(int fd, unsigned char *buf, size_t n);
+
 #endif
