@@ -743,14 +743,22 @@ long cat_store_dependents(struct cat_store *s, uint64_t id, uint64_t **out,
 {
 	sqlite3_stmt *st = prep(s, "SELECT object_id FROM dependencies WHERE "
 				   "referenced_object_id = ?1 ORDER BY object_id", e);
-	uint64_t *ids = NULL;
-	size_t n = 0, cap = 0;
-	int rc;
 
 	*out = NULL;
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)id);
+	return cat_store_collect_ids(s, st, out, "dependents", e);
+}
+
+long cat_store_collect_ids(struct cat_store *s, sqlite3_stmt *st, uint64_t **out,
+			   const char *what, struct err *e)
+{
+	uint64_t *ids = NULL;
+	size_t n = 0, cap = 0;
+	int rc;
+
+	*out = NULL;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (n == cap) {
 			uint64_t *p = realloc(ids, (cap ? cap * 2 : 8) * sizeof(*ids));
@@ -767,7 +775,7 @@ long cat_store_dependents(struct cat_store *s, uint64_t id, uint64_t **out,
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		free(ids);
-		return db_error(s, e, "dependents");
+		return db_error(s, e, what);
 	}
 	*out = ids;
 	return (long)n;

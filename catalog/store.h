@@ -97,6 +97,11 @@ int cat_store_delete_item(struct cat_store *s, uint64_t id, struct err *e);
  * Returns the count or -1. */
 long cat_store_dependents(struct cat_store *s, uint64_t id, uint64_t **out,
 			  struct err *e);
+/* Steps `st` (finalizing it) and collects its first column as ids into a
+ * malloc'd array; returns the count, or -1 with e set (`what` names the
+ * query in the error). For the store's own modules. */
+long cat_store_collect_ids(struct cat_store *s, sqlite3_stmt *st, uint64_t **out,
+			   const char *what, struct err *e);
 
 /* Calls fn for every committed secret (id, vault_version), in id order. */
 int cat_store_each_secret(struct cat_store *s,

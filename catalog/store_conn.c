@@ -383,29 +383,14 @@ int cat_store_conn_refresh_attrs(struct cat_store *s, const struct cat_conn_cfg 
 	sqlite3_stmt *st = prep(s, "SELECT id FROM items WHERE kind = 'connection'"
 				   " ORDER BY id", e);
 	uint64_t *ids = NULL;
-	size_t n = 0, cap = 0;
 	int rc;
 
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		if (n == cap) {
-			uint64_t *p = realloc(ids, (cap ? cap * 2 : 16) * sizeof(*ids));
-			if (!p) {
-				free(ids);
-				sqlite3_finalize(st);
-				return err_set(e, "53200", "out of memory");
-			}
-			ids = p;
-			cap = cap ? cap * 2 : 16;
-		}
-		ids[n++] = (uint64_t)sqlite3_column_int64(st, 0);
-	}
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		free(ids);
-		return db_error(s, e, "list connections");
-	}
+	long count = cat_store_collect_ids(s, st, &ids, "list connections", e);
+	if (count < 0)
+		return -1;
+	size_t n = (size_t)count;
 	rc = 0;
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		struct conn_optset set;
