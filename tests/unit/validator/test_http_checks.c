@@ -483,6 +483,10 @@ static void authorize_slot1(void)
 	fclose(fp);
 }
 
+/* An SSH handshake plus TLS through it can take longer than the 1 s the
+ * other cases allow when the sanitizer build runs beside other tests. */
+#define TUNNEL_TIMEOUT_MS 10000
+
 static void test_csr_through_ssh_tunnel(void **state)
 {
 	(void)state;
@@ -505,6 +509,7 @@ static void test_csr_through_ssh_tunnel(void **state)
 	};
 	const struct val_ssh_tunnel tun = b.tunnel;
 	b.job.tunnel = &b.tunnel;
+	b.job.connect_timeout_ms = TUNNEL_TIMEOUT_MS;
 	int signs = G.f.signs[1];
 	/* TLS through the tunnel still verifies "localhost" with the CA. */
 	expect(conn_csr_validate, &b, VAL_OK, NULL, NULL);
@@ -513,6 +518,7 @@ static void test_csr_through_ssh_tunnel(void **state)
 	csr_job(&b, f.url, "reader", SEC_CSR_PASSWORD, SEC_WRONG_CA);
 	b.tunnel = tun;
 	b.job.tunnel = &b.tunnel;
+	b.job.connect_timeout_ms = TUNNEL_TIMEOUT_MS;
 	expect(conn_csr_validate, &b, VAL_TLS, "08001", "through SSH bastion");
 	/* Wrong password through the tunnel: auth at the target. */
 	csr_job(&b, f.url, "reader", SEC_BAD, SEC_CA);
@@ -520,6 +526,7 @@ static void test_csr_through_ssh_tunnel(void **state)
 	job_secret(&b, "SSL KEY", SEC_CLIENT_KEY);
 	b.tunnel = tun;
 	b.job.tunnel = &b.tunnel;
+	b.job.connect_timeout_ms = TUNNEL_TIMEOUT_MS;
 	expect(conn_csr_validate, &b, VAL_AUTH, "08004", "through SSH bastion");
 	hfake_stop(&f);
 	/* The registry behind the bastion is down: the forward fails. */
@@ -528,6 +535,7 @@ static void test_csr_through_ssh_tunnel(void **state)
 	csr_job(&b, url, NULL, 0, 0);
 	b.tunnel = tun;
 	b.job.tunnel = &b.tunnel;
+	b.job.connect_timeout_ms = TUNNEL_TIMEOUT_MS;
 	struct val_result r;
 	assert_int_equal(run(conn_csr_validate, &b, &r), -1);
 	assert_int_equal(r.code, VAL_REFUSED);
